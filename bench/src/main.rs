@@ -1,1 +1,16 @@
-fn main() {}
+//! `gort-bench <workload> [N]`: the gort side of the benchmark harness.
+//! Workloads and their peer implementations are described in each module of
+//! the `gort_bench` library (src/spawn.rs, src/yielding.rs, src/timers.rs,
+//! src/parked.rs). gort runs with its default number of procs (= cores).
+
+use gort_bench::common::{self, Workload};
+use gort_bench::{parked, spawn, timers, yielding};
+
+fn main() {
+    common::main("gort", gort::procs, |w, n| match w {
+        Workload::Spawn => spawn::run_gort(n),
+        Workload::Yield => yielding::run_gort(n),
+        Workload::Timers => timers::run_gort(n),
+        Workload::Parked => parked::run_gort(n),
+    });
+}

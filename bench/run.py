@@ -1,0 +1,392 @@
+#!/usr/bin/env python3
+"""Benchmark runner: gort vs Go vs tokio vs may.
+
+Usage (normally through bench/run.sh):
+
+    bench/run.sh [workload...]          # default: spawn yield timers parked
+
+Builds the three Rust binaries (`cargo build --release -p gort-bench --bins`)
+and the Go one (`go build -o gobench` in bench/go), then, per workload, runs
+the implementations alternately -- gort, go, tokio, may, gort, go, ... --
+for BENCH_ROUNDS rounds, takes the median of every metric per implementation
+and writes bench/RESULTS.md: one table per workload with each
+implementation's medians and the ratios gort/<peer>. Every binary prints one
+line `name=<w> n=<N> ns_per_op=<x> key=value ...`; a run that fails (non-zero
+exit, timeout, no such line) is reported in the table, not fatal.
+
+Environment:
+    BENCH_ROUNDS=3                    rounds per workload
+    BENCH_IMPLS=gort,go,tokio,may     implementations to run (and build)
+    BENCH_N_SPAWN / BENCH_N_YIELD / BENCH_N_TIMERS / BENCH_N_PARKED
+                                      N per workload (defaults below)
+    BENCH_TIMEOUT=600                 seconds allowed for one run
+    BENCH_OUT=bench/RESULTS.md        where to write the report
+    BENCH_NO_BUILD=1                  skip the builds (use existing binaries)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+GO_DIR = BENCH_DIR / "go"
+
+ALL_IMPLS = ["gort", "go", "tokio", "may"]
+RUST_BINS = {"gort": "gort-bench", "tokio": "tokio-bench", "may": "may-bench"}
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    default_n: int
+    headline: str  # metric the gort/<peer> ratio is about (lower is better)
+    metrics: tuple[str, ...]  # rows of the table, headline first
+    about: str
+
+
+WORKLOADS = {
+    w.name: w
+    for w in [
+        Workload(
+            "spawn", 1_000_000, "ns_per_op", ("ns_per_op", "peak_rss_kb", "wall_ms"),
+            "N goroutines each do counter.fetch_add(1); the spawner waits for all. "
+            "ns_per_op = wall / N; peak_rss_kb = VmHWM at the end.",
+        ),
+        Workload(
+            "yield", 10_000_000, "ns_per_op", ("ns_per_op", "wall_ms"),
+            "100 goroutines each yield N/100 times. ns_per_op = wall / yields.",
+        ),
+        Workload(
+            "timers", 100_000, "mean_late_us",
+            ("mean_late_us", "p99_late_us", "max_late_us", "wall_ms", "ns_per_op"),
+            "N goroutines each sleep a deterministic 1..=100 ms; lateness = wake - (start + d).",
+        ),
+        Workload(
+            "parked", 1_000_000, "rss_bytes_per_g",
+            ("rss_bytes_per_g", "ns_per_op", "spawn_ms", "rss_parked_kb", "wall_ms", "rewakes"),
+            "N goroutines park in sleep(1 s) (sleeping again until released); RSS growth / N once all "
+            "have started. ns_per_op = time until all N started / N.",
+        ),
+    ]
+}
+
+
+@dataclass
+class Run:
+    ok: bool
+    values: dict[str, str] = field(default_factory=dict)
+    line: str = ""
+    error: str = ""
+    seconds: float = 0.0
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def sh(cmd: list[str], cwd: Path | None = None) -> None:
+    log(f"+ {' '.join(shlex.quote(c) for c in cmd)}" + (f"   (in {cwd})" if cwd else ""))
+    subprocess.run(cmd, cwd=cwd, check=True)
+
+
+def capture(cmd: list[str], cwd: Path | None = None) -> str:
+    try:
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        v = int(raw.replace("_", ""))
+    except ValueError:
+        sys.exit(f"run.py: {name}={raw!r} is not an integer")
+    if v <= 0:
+        sys.exit(f"run.py: {name} must be positive")
+    return v
+
+
+def cargo_metadata() -> dict:
+    out = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
+        cwd=BENCH_DIR, capture_output=True, text=True, check=True,
+    ).stdout
+    return json.loads(out)
+
+
+def build(impls: list[str]) -> None:
+    rust = [i for i in impls if i in RUST_BINS]
+    if rust:
+        cmd = ["cargo", "build", "--release", "-p", "gort-bench", "--bins"]
+        if set(rust) != set(RUST_BINS):
+            cmd += ["--no-default-features", "--features", ",".join(rust)]
+        sh(cmd, cwd=BENCH_DIR)
+    if "go" in impls:
+        sh(["go", "build", "-o", "gobench"], cwd=GO_DIR)
+
+
+def binaries(impls: list[str]) -> dict[str, Path]:
+    paths: dict[str, Path] = {}
+    if any(i in RUST_BINS for i in impls):
+        target = Path(cargo_metadata()["target_directory"]) / "release"
+        for i in impls:
+            if i in RUST_BINS:
+                paths[i] = target / RUST_BINS[i]
+    if "go" in impls:
+        paths["go"] = GO_DIR / "gobench"
+    for i, p in paths.items():
+        if not p.is_file():
+            sys.exit(f"run.py: binary for {i} not found at {p}")
+    return paths
+
+
+def error_summary(stderr: str, rc: int | str) -> str:
+    """A one-line reason for a failed run: the first panic message, else the last stderr line."""
+    lines = [l.strip() for l in stderr.splitlines() if l.strip()]
+    for k, l in enumerate(lines):
+        if "panicked at" in l or l.startswith("panic:") or l.startswith("fatal error:"):
+            msg = lines[k + 1] if "panicked at" in l and k + 1 < len(lines) else l
+            return f"exit {rc}: {msg}"[:300]
+    return f"exit {rc}: {lines[-1] if lines else '(no output)'}"[:300]
+
+
+def run_one(binary: Path, workload: str, n: int, timeout: int) -> Run:
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run([str(binary), workload, str(n)], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return Run(False, error=f"timed out after {timeout} s", seconds=time.monotonic() - t0)
+    secs = time.monotonic() - t0
+    lines = [l for l in p.stdout.splitlines() if l.startswith(f"name={workload} ")]
+    if p.returncode != 0 or len(lines) != 1:
+        why = error_summary(p.stderr, p.returncode) if p.returncode != 0 else f"expected one result line, got {p.stdout!r}"
+        return Run(False, error=why, seconds=secs)
+    values = dict(kv.split("=", 1) for kv in lines[0].split() if "=" in kv)
+    return Run(True, values=values, line=lines[0], seconds=secs)
+
+
+def num(s: str | None) -> float | None:
+    try:
+        return float(s) if s is not None else None
+    except ValueError:
+        return None
+
+
+def fmt(x: float | None) -> str:
+    if x is None:
+        return "–"
+    if x == int(x):
+        return f"{int(x)}"
+    if abs(x) >= 1000:
+        return f"{x:.0f}"
+    if abs(x) >= 100:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b == 0:
+        return "–"
+    return f"{a / b:.2f}"
+
+
+def medians(runs: list[Run], metrics: list[str]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for m in metrics:
+        vals = [v for v in (num(r.values.get(m)) for r in runs if r.ok) if v is not None]
+        out[m] = statistics.median(vals) if vals else None
+    return out
+
+
+def machine_header() -> list[tuple[str, str]]:
+    cpu = "unknown"
+    try:
+        for l in Path("/proc/cpuinfo").read_text().splitlines():
+            if l.startswith("model name"):
+                cpu = l.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "unknown"
+    try:
+        for l in Path("/proc/meminfo").read_text().splitlines():
+            if l.startswith("MemTotal:"):
+                mem = f"{int(l.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    try:
+        max_map = Path("/proc/sys/vm/max_map_count").read_text().strip()
+    except OSError:
+        max_map = "unknown"
+    return [
+        ("nproc", str(os.cpu_count())),
+        ("CPU", cpu),
+        ("memory", mem),
+        ("kernel", f"{platform.system()} {platform.release()}"),
+        ("vm.max_map_count", max_map),
+    ]
+
+
+def crate_versions(workspace_root: str | None) -> str:
+    if not workspace_root:
+        return "unknown"
+    try:
+        lock = tomllib.loads((Path(workspace_root) / "Cargo.lock").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return "unknown"
+    found = {p["name"]: p["version"] for p in lock.get("package", []) if p["name"] in ("tokio", "may")}
+    return ", ".join(f"{k} {v}" for k, v in sorted(found.items())) or "unknown"
+
+
+def the_command(args: list[str]) -> str:
+    env = [f"{k}={shlex.quote(v)}" for k, v in sorted(os.environ.items()) if k.startswith("BENCH_")]
+    return " ".join(env + ["bench/run.sh"] + [shlex.quote(a) for a in args])
+
+
+def main(argv: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        return 0
+    selected = argv or list(WORKLOADS)
+    unknown = [w for w in selected if w not in WORKLOADS]
+    if unknown:
+        sys.exit(f"run.py: unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
+    impls = [i.strip() for i in os.environ.get("BENCH_IMPLS", ",".join(ALL_IMPLS)).split(",") if i.strip()]
+    bad = [i for i in impls if i not in ALL_IMPLS]
+    if bad or not impls:
+        sys.exit(f"run.py: BENCH_IMPLS must be a comma list of {ALL_IMPLS}")
+    rounds = env_int("BENCH_ROUNDS", 3)
+    timeout = env_int("BENCH_TIMEOUT", 600)
+    out_path = Path(os.environ.get("BENCH_OUT", BENCH_DIR / "RESULTS.md"))
+    ns = {w: env_int(f"BENCH_N_{w.upper()}", WORKLOADS[w].default_n) for w in selected}
+
+    if os.environ.get("BENCH_NO_BUILD", "") not in ("1", "true", "yes"):
+        build(impls)
+    bins = binaries(impls)
+    workspace_root = None
+    try:
+        workspace_root = cargo_metadata().get("workspace_root")
+    except (OSError, subprocess.CalledProcessError):
+        pass
+
+    started = _dt.datetime.now(_dt.timezone.utc)
+    results: dict[str, dict[str, list[Run]]] = {}
+    for w in selected:
+        results[w] = {i: [] for i in impls}
+        for r in range(1, rounds + 1):
+            for i in impls:
+                run = run_one(bins[i], w, ns[w], timeout)
+                results[w][i].append(run)
+                status = run.line if run.ok else f"FAILED: {run.error}"
+                log(f"[{w} round {r}/{rounds}] {i:5} {run.seconds:6.1f}s  {status}")
+
+    md = report(argv, selected, impls, rounds, ns, results, started, workspace_root)
+    out_path.write_text(md)
+    log(f"wrote {out_path}")
+    return 0
+
+
+def report(argv, selected, impls, rounds, ns, results, started, workspace_root) -> str:
+    peers = [i for i in impls if i != "gort"] if "gort" in impls else []
+    L: list[str] = []
+    L.append("# gort benchmark results")
+    L.append("")
+    L.append("Generated by `bench/run.sh` (bench/run.py). Every cell is the median over the rounds; "
+             "ratios are gort / peer, so **< 1 means gort is better** (all headline metrics are lower-is-better). "
+             "The headline metric of each workload is in bold.")
+    L.append("")
+    L.append("| | |")
+    L.append("|---|---|")
+    header = [
+        ("date", started.strftime("%Y-%m-%d %H:%M:%S UTC")),
+        *machine_header(),
+        ("go", capture(["go", "version"])),
+        ("rustc", capture(["rustc", "--version"])),
+        ("peer crates", crate_versions(workspace_root)),
+        ("gort commit", capture(["git", "describe", "--always", "--dirty"], cwd=BENCH_DIR)),
+        ("rounds", f"{rounds} (implementations run alternately: {', '.join(impls)}, then again)"),
+        ("command", f"`{the_command(argv)}`"),
+    ]
+    for k, v in header:
+        L.append(f"| {k} | {v} |")
+    L.append("")
+    L.append("Each implementation uses all cores: gort's default procs, Go's default GOMAXPROCS, "
+             "tokio multi-thread runtime with one worker per core, may with one worker per core. "
+             "Workload code runs inside the runtime (gort::run / Go main / a tokio worker task / a may coroutine). "
+             "See the comments at the top of bench/src/*.rs and bench/go/main.go for how each peer implements a workload.")
+
+    for w in selected:
+        wl = WORKLOADS[w]
+        runs = results[w]
+        extra = sorted({k for rs in runs.values() for r in rs if r.ok for k in r.values} - set(wl.metrics)
+                       - {"name", "n", "impl", "threads", "sum_sleep_ms", "rss_before_kb", "goroutines", "yields"})
+        metrics = list(wl.metrics) + extra
+        med = {i: medians(runs[i], metrics) for i in impls}
+        L.append("")
+        L.append(f"## {w} (N = {ns[w]:,})")
+        L.append("")
+        L.append(wl.about + f" Headline: `{wl.headline}`.")
+        L.append("")
+        cols = impls + [f"gort/{p}" for p in peers]
+        L.append("| metric | " + " | ".join(cols) + " |")
+        L.append("|---|" + "---:|" * len(cols))
+        for m in metrics:
+            name = f"**{m}**" if m == wl.headline else m
+            cells = [fmt(med[i][m]) for i in impls]
+            cells += [ratio(med["gort"][m], med[p][m]) for p in peers]
+            if m == wl.headline:
+                cells = [f"**{c}**" if c != "–" else c for c in cells]
+            L.append(f"| {name} | " + " | ".join(cells) + " |")
+        ok_cells = [f"{sum(r.ok for r in runs[i])}/{len(runs[i])}" for i in impls]
+        L.append("| runs ok | " + " | ".join(ok_cells + [""] * len(peers)) + " |")
+
+        notes = []
+        threads = {i: sorted({r.values.get("threads", "?") for r in runs[i] if r.ok}) for i in impls}
+        notes.append("worker threads: " + ", ".join(f"{i} {'/'.join(t) or '?'}" for i, t in threads.items()))
+        for i in impls:
+            errs = sorted({r.error for r in runs[i] if not r.ok})
+            for e in errs:
+                notes.append(f"**{i} failed**: `{e}`")
+                if "alloc sys stack" in e or "Cannot allocate memory" in e:
+                    notes.append(f"{i}: ENOMEM while mapping a stack usually means vm.max_map_count "
+                                 "(see header) is exhausted: every stack with a guard page costs two mappings")
+        if w == "timers":
+            sums = {r.values.get("sum_sleep_ms") for rs in runs.values() for r in rs if r.ok}
+            if len(sums) > 1:
+                notes.append(f"**WARNING**: implementations slept different durations (sum_sleep_ms {sorted(sums)})")
+        if w == "parked":
+            notes.append("rewakes: 1 s sleeps that ended before all N had started (the goroutine sleeps again); "
+                         "non-zero means spawning N took longer than 1 s")
+        L.append("")
+        for n in notes:
+            L.append(f"- {n}")
+        L.append("")
+        L.append("<details><summary>raw lines</summary>")
+        L.append("")
+        L.append("```")
+        for i in impls:
+            for r in runs[i]:
+                L.append(r.line if r.ok else f"impl={i} FAILED {r.error}")
+        L.append("```")
+        L.append("")
+        L.append("</details>")
+    L.append("")
+    return "\n".join(L)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,20 @@
+//! `may-bench <workload> [N]`: the may (stackful coroutines) peer of
+//! `gort-bench`. One may worker per core; each workload runs inside a
+//! coroutine (see `common::may_run`). Workload details are in the modules of
+//! the `gort_bench` library.
+
+use gort_bench::common::{self, Workload};
+use gort_bench::{parked, spawn, timers, yielding};
+
+fn main() {
+    common::main(
+        "may",
+        || may::config().get_workers(),
+        |w, n| match w {
+            Workload::Spawn => spawn::run_may(n),
+            Workload::Yield => yielding::run_may(n),
+            Workload::Timers => timers::run_may(n),
+            Workload::Parked => parked::run_may(n),
+        },
+    );
+}

@@ -1,0 +1,16 @@
+//! `tokio-bench <workload> [N]`: the tokio peer of `gort-bench`.
+//! Multi-threaded runtime with one worker per core; each workload runs as a
+//! task on a worker (see `common::tokio_run`). Workload details are in the
+//! modules of the `gort_bench` library.
+
+use gort_bench::common::{self, Workload};
+use gort_bench::{parked, spawn, timers, yielding};
+
+fn main() {
+    common::main("tokio", common::cores, |w, n| match w {
+        Workload::Spawn => spawn::run_tokio(n),
+        Workload::Yield => yielding::run_tokio(n),
+        Workload::Timers => timers::run_tokio(n),
+        Workload::Parked => parked::run_tokio(n),
+    });
+}

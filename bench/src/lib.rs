@@ -1,0 +1,20 @@
+//! Benchmark harness comparing gort with Go, tokio and may.
+//!
+//! Every workload lives in its own module and holds the Rust implementations
+//! (`run_gort`, `run_tokio`, `run_may`, each behind the cargo feature of the
+//! same name); the Go versions are in `bench/go/main.go`. The three binaries
+//! (`gort-bench`, `tokio-bench`, `may-bench`) are thin front ends over
+//! [`common::main`], which parses `<workload> [N]` and prints one line:
+//!
+//! ```text
+//! name=<workload> n=<N> ns_per_op=<x> key=value ...
+//! ```
+//!
+//! `bench/run.sh` runs all implementations alternately and writes
+//! `bench/RESULTS.md`.
+
+pub mod common;
+pub mod parked;
+pub mod spawn;
+pub mod timers;
+pub mod yielding;

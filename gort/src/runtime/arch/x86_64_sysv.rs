@@ -1,0 +1,206 @@
+//! x86-64 System V context switch.
+//!
+//! Callee-saved state per the System V AMD64 ABI (§3.2.1): RBX, RBP, R12–R15, RSP,
+//! the control bits of MXCSR and the x87 control word. The direction flag is clear
+//! at every call boundary and none of these routines sets it, so it needs no slot.
+//! Caller-saved registers need no saving: every switch below is entered through a
+//! `call` from Rust, so the compiler has already spilled whatever it needs.
+//!
+//! Stack alignment: at a `call` instruction RSP is 16-byte aligned (so the callee
+//! sees RSP ≡ 8 mod 16). g0 stack tops and fresh goroutine stack tops are kept
+//! 16-byte aligned so that the `call` right after a switch satisfies this.
+
+use core::arch::naked_asm;
+use core::mem::offset_of;
+
+use crate::runtime::g::G;
+use crate::runtime::m::M;
+
+/// Saved context of a goroutine that is not running.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Gobuf {
+    pub sp: usize,
+    pub pc: usize,
+    pub rbx: usize,
+    pub rbp: usize,
+    pub r12: usize,
+    pub r13: usize,
+    pub r14: usize,
+    pub r15: usize,
+    pub mxcsr: u32,
+    pub x87cw: u16,
+    _pad: u16,
+}
+
+const SP: usize = offset_of!(Gobuf, sp);
+const PC: usize = offset_of!(Gobuf, pc);
+const RBX: usize = offset_of!(Gobuf, rbx);
+const RBP: usize = offset_of!(Gobuf, rbp);
+const R12: usize = offset_of!(Gobuf, r12);
+const R13: usize = offset_of!(Gobuf, r13);
+const R14: usize = offset_of!(Gobuf, r14);
+const R15: usize = offset_of!(Gobuf, r15);
+const MXCSR: usize = offset_of!(Gobuf, mxcsr);
+const X87CW: usize = offset_of!(Gobuf, x87cw);
+// The asm below addresses fields by these constants; pin the layout it assumes.
+const _: () = assert!(SP == 0 && PC == 8 && RBX == 16 && RBP == 24);
+const _: () = assert!(R12 == 32 && R13 == 40 && R14 == 48 && R15 == 56);
+const _: () = assert!(MXCSR == 64 && X87CW == 68 && core::mem::size_of::<Gobuf>() == 72);
+
+/// Power-on defaults (Intel SDM vol. 1 §10.2.3 and §8.1.5): all exceptions masked,
+/// round to nearest; x87 at 64-bit precision. A new goroutine starts with these,
+/// like a new thread.
+const MXCSR_DEFAULT: u32 = 0x1F80;
+const X87CW_DEFAULT: u16 = 0x037F;
+
+impl Gobuf {
+    /// A context that starts a new goroutine: `gogo` loads RSP = `stack_top`
+    /// (16-aligned), RBX = `gp`, and jumps to `gostart`, which calls
+    /// `goroutine_main(gp)`.
+    pub(crate) fn for_start(stack_top: usize, gp: *mut G) -> Gobuf {
+        Gobuf {
+            sp: stack_top & !15,
+            pc: gostart as *const () as usize,
+            rbx: gp as usize,
+            mxcsr: MXCSR_DEFAULT,
+            x87cw: X87CW_DEFAULT,
+            ..Gobuf::default()
+        }
+    }
+}
+
+/// First instruction of every goroutine. Entered by `gogo` (a jump, not a call)
+/// with RSP 16-aligned and RBX = the G.
+#[unsafe(naked)]
+unsafe extern "C" fn gostart() -> ! {
+    naked_asm!(
+        // Terminate frame-pointer walks here.
+        "xor ebp, ebp",
+        // goroutine_main(gp): the call pushes the return address, so the callee
+        // sees the ABI's RSP ≡ 8 (mod 16).
+        "mov rdi, rbx",
+        "call {main}",
+        // goroutine_main never returns.
+        "ud2",
+        main = sym crate::runtime::sched::goroutine_main,
+    )
+}
+
+/// Restores `buf` and jumps to it. Never returns.
+///
+/// # Safety
+/// `buf` must hold a context saved by `mcall` (or built by `Gobuf::for_start`)
+/// whose stack is still valid and owned by the caller's M from now on.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn gogo(buf: *const Gobuf) -> ! {
+    naked_asm!(
+        "mov rbx, [rdi + {rbx}]",
+        "mov rbp, [rdi + {rbp}]",
+        "mov r12, [rdi + {r12}]",
+        "mov r13, [rdi + {r13}]",
+        "mov r14, [rdi + {r14}]",
+        "mov r15, [rdi + {r15}]",
+        "ldmxcsr [rdi + {mxcsr}]",
+        "fldcw [rdi + {x87cw}]",
+        // Switch stacks last: from here on we run on the goroutine's stack.
+        "mov rsp, [rdi + {sp}]",
+        // For a goroutine parked in mcall this is mcall's return address, and RSP
+        // is where mcall's `ret` would have left it: mcall "returns".
+        "jmp qword ptr [rdi + {pc}]",
+        rbx = const RBX, rbp = const RBP, r12 = const R12, r13 = const R13,
+        r14 = const R14, r15 = const R15, mxcsr = const MXCSR, x87cw = const X87CW,
+        sp = const SP, pc = const PC,
+    )
+}
+
+/// Saves the caller's context into `save` (so that `gogo(save)` later returns from
+/// this call), switches to the g0 stack at `g0_sp` and calls `f(gp)`.
+///
+/// # Safety
+/// Must be called on a goroutine stack (not g0). `g0_sp` is the 16-aligned top of
+/// this M's g0 stack, on which nothing is live. `f` must not return.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn mcall(
+    save: *mut Gobuf,
+    g0_sp: usize,
+    f: unsafe extern "C" fn(*mut G) -> !,
+    gp: *mut G,
+) {
+    naked_asm!(
+        // [rsp] is our return address: that is where the goroutine resumes, with
+        // RSP just above it (as after `ret`).
+        "mov rax, [rsp]",
+        "mov [rdi + {pc}], rax",
+        "lea rax, [rsp + 8]",
+        "mov [rdi + {sp}], rax",
+        "mov [rdi + {rbx}], rbx",
+        "mov [rdi + {rbp}], rbp",
+        "mov [rdi + {r12}], r12",
+        "mov [rdi + {r13}], r13",
+        "mov [rdi + {r14}], r14",
+        "mov [rdi + {r15}], r15",
+        "stmxcsr [rdi + {mxcsr}]",
+        "fnstcw [rdi + {x87cw}]",
+        // Onto g0's stack (16-aligned) and call f(gp).
+        "mov rsp, rsi",
+        "mov rdi, rcx",
+        "call rdx",
+        "ud2",
+        rbx = const RBX, rbp = const RBP, r12 = const R12, r13 = const R13,
+        r14 = const R14, r15 = const R15, mxcsr = const MXCSR, x87cw = const X87CW,
+        sp = const SP, pc = const PC,
+    )
+}
+
+/// Calls `f(arg)` on the g0 stack whose top is `g0_sp`, then returns to the caller's
+/// stack.
+///
+/// # Safety
+/// Must be called on a goroutine stack of the M whose g0 stack top is `g0_sp`;
+/// nothing may be live on that g0 stack; `f` must not unwind (it is `extern "C"`,
+/// so a panic aborts).
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn systemstack_switch(
+    arg: *mut u8,
+    f: unsafe extern "C" fn(*mut u8),
+    g0_sp: usize,
+) {
+    naked_asm!(
+        // A normal frame, so debuggers can walk from g0 back into the goroutine.
+        "push rbp",
+        "mov rbp, rsp",
+        // RBX is callee-saved: keep the goroutine's RSP in it across the call.
+        "push rbx",
+        "mov rbx, rsp",
+        "mov rsp, rdx",
+        // f(arg): RDI still holds arg.
+        "call rsi",
+        "mov rsp, rbx",
+        "pop rbx",
+        "pop rbp",
+        "ret",
+    )
+}
+
+/// Records the 16-aligned current stack pointer in `*g0_sp_out` as this M's g0 stack
+/// top and calls `f(m)` there. Never returns.
+///
+/// # Safety
+/// Called once per M, at the start of its OS thread; `f` must not return.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn mstart_on_g0(
+    g0_sp_out: *mut usize,
+    f: unsafe extern "C" fn(*mut M) -> !,
+    m: *mut M,
+) -> ! {
+    naked_asm!(
+        "mov rax, rsp",
+        "and rax, -16",
+        "mov [rdi], rax",
+        "mov rsp, rax",
+        "mov rdi, rdx",
+        "call rsi",
+        "ud2",
+    )
+}

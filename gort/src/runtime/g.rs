@@ -1,0 +1,118 @@
+//! G: a goroutine's descriptor.
+//!
+//! A G owns a saved context (`sched`, meaningful only while the G is not running),
+//! a stack, and the boxed task it runs. Its `status` is the single source of truth
+//! for who may touch it:
+//!
+//! ```text
+//!   Idle ──newproc──▶ Runnable ──execute──▶ Running ──gopark──▶ Waiting
+//!                        ▲  ▲                │  │  │               │
+//!                        │  └──gosched───────┘  │  └─entersyscall─▶ Syscall
+//!                        └──────goready─────────┼──────────────────┘   │
+//!                                               └──goexit──▶ Dead      exitsyscall
+//! ```
+//! - Runnable: in exactly one run queue (a P's local queue or runnext, or the global
+//!   queue); whoever dequeues it owns it.
+//! - Running / Syscall: owned by the M in `g.m`.
+//! - Waiting: owned by whatever wait structure it parked on; the waker calls
+//!   `goready` exactly once. `gopark`'s contract (see `sched::park`) guarantees the
+//!   context is saved before any waker can see the G.
+//! - Dead / Idle: on a free list, reusable with its stack.
+//!
+//! Descriptors are reused (free lists in `sched::gfree`), never freed while the
+//! runtime may still hold a pointer: only the bounded overflow of the free list is.
+
+use super::arch::Gobuf;
+use super::m::M;
+use super::stack::Stack;
+use core::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// The work a goroutine runs: consumed once by `goroutine_main`.
+pub(crate) trait Runnable: Send + Sync {
+    fn run(self: Arc<Self>);
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Status {
+    Idle = 0,
+    Runnable = 1,
+    Running = 2,
+    Syscall = 3,
+    Waiting = 4,
+    Dead = 5,
+}
+
+/// Why a goroutine is parked (shown by debugging tools).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub(crate) enum WaitReason {
+    #[default]
+    None,
+    Sleep,
+    Join,
+    Scope,
+}
+
+#[repr(C)]
+pub(crate) struct G {
+    /// Saved registers while not running (arch-specific layout; the asm's target).
+    pub sched: Gobuf,
+    pub stack: Stack,
+    pub status: AtomicU32,
+    pub id: u64,
+    /// The M running this G (Running/Syscall), else null.
+    pub m: *mut M,
+    /// Intrusive link: global run queue or free list.
+    pub schedlink: *mut G,
+    pub entry: Option<Arc<dyn Runnable>>,
+    pub name: Option<Box<str>>,
+    pub waitreason: WaitReason,
+    /// Wake-up time of the pending `sleep`, in `nanotime` units.
+    pub sleep_when: i64,
+}
+
+impl G {
+    pub(crate) fn new() -> G {
+        G {
+            sched: Gobuf::default(),
+            stack: Stack::NONE,
+            status: AtomicU32::new(Status::Idle as u32),
+            id: 0,
+            m: core::ptr::null_mut(),
+            schedlink: core::ptr::null_mut(),
+            entry: None,
+            name: None,
+            waitreason: WaitReason::None,
+            sleep_when: 0,
+        }
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        // SAFETY: only `Status` discriminants are ever stored.
+        unsafe { core::mem::transmute::<u32, Status>(self.status.load(Ordering::Acquire)) }
+    }
+}
+
+/// Moves `gp` from `old` to `new`; any other current status is a runtime bug.
+#[inline]
+pub(crate) fn casgstatus(gp: *mut G, old: Status, new: Status) {
+    // SAFETY: callers pass a live G (descriptors outlive every pointer to them).
+    let st = unsafe { &(*gp).status };
+    if st
+        .compare_exchange(old as u32, new as u32, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        bad_status(gp, old, new);
+    }
+}
+
+#[cold]
+fn bad_status(gp: *mut G, old: Status, new: Status) -> ! {
+    // SAFETY: as in casgstatus.
+    let (id, cur) = unsafe { ((*gp).id, (*gp).status()) };
+    super::fatal(&format!(
+        "casgstatus: goroutine {id}: bad transition {old:?} -> {new:?}, status is {cur:?}"
+    ))
+}

@@ -1,0 +1,80 @@
+//! The runtime: goroutines (G), OS threads (M), processors (P), and the scheduler
+//! that ties them together. Names follow Go's runtime (`proc.go`, `runtime2.go`),
+//! so Go's source stays the reference when reading this code.
+//!
+//! ```text
+//! runtime/
+//!   arch/      context switch per ABI (gogo, mcall, systemstack)
+//!   os/        futex, clock, per-thread set-up per OS
+//!   stack/     guarded stack reservations and their pools
+//!   signal/    guard-page fault handler
+//!   sched/     run queues, schedule/findrunnable, park/ready, idle Ms and Ps,
+//!              spawning and G recycling, blocking hand-off, set_procs
+//!   g.rs m.rs p.rs   the three descriptors
+//!   timers.rs  per-P timer heaps and the timer-sleeping M
+//!   sysmon.rs  the monitor thread
+//!   lock.rs    runtime mutex and one-shot note
+//!   waiter.rs  one-shot event usable from goroutines and plain threads
+//!   panic.rs   goroutine-aware panic messages
+//! ```
+//!
+//! The runtime starts lazily, on the first call that needs it (`init`).
+
+pub(crate) mod arch;
+pub(crate) mod g;
+pub(crate) mod lock;
+pub(crate) mod loom;
+pub(crate) mod m;
+pub(crate) mod os;
+pub(crate) mod p;
+pub(crate) mod panic;
+pub(crate) mod sched;
+pub(crate) mod signal;
+pub(crate) mod stack;
+pub(crate) mod sysmon;
+pub(crate) mod timers;
+pub(crate) mod waiter;
+
+pub(crate) use sched::gfree;
+
+use std::sync::Once;
+
+/// A broken runtime invariant: print and abort (no unwinding through the scheduler).
+#[cold]
+pub(crate) fn fatal(msg: &str) -> ! {
+    os::write_stderr(b"fatal error: ");
+    os::write_stderr(msg.as_bytes());
+    os::write_stderr(b"\n");
+    os::abort()
+}
+
+/// Starts the runtime once: signal handler, panic hook, Ps, sysmon. Ms are
+/// created on demand when work appears.
+#[inline]
+pub(crate) fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        stack::default_size();
+        signal::install();
+        panic::install_hook();
+        sched::procs::procresize(default_procs());
+        sysmon::start();
+    });
+}
+
+/// `GORT_PROCS` if set to a positive integer, else the available parallelism.
+pub(crate) fn default_procs() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match std::env::var("GORT_PROCS") {
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => n.min(sched::MAX_PROCS),
+            _ => {
+                os::write_stderr(
+                    format!("gort: ignoring invalid GORT_PROCS={v:?}; using {cores}\n").as_bytes(),
+                );
+                cores
+            }
+        },
+        Err(_) => cores,
+    }
+}

@@ -1,0 +1,132 @@
+//! Linux: futexes, `CLOCK_MONOTONIC`, raw `write(2)`, and per-thread set-up.
+//!
+//! The futex calls use the `*_PRIVATE` variants: every word lives in this process,
+//! and private futexes skip the kernel's shared-mapping lookup.
+
+use core::sync::atomic::AtomicU32;
+use std::sync::OnceLock;
+
+/// Sleeps while `*word == expected`, for at most `timeout_ns` nanoseconds if given.
+/// Returns on a wake, a timeout, a signal, or at once if the word already differs.
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: Option<i64>) {
+    let ts;
+    let tsp = match timeout_ns {
+        Some(ns) => {
+            let ns = ns.max(0);
+            ts = libc::timespec {
+                tv_sec: (ns / 1_000_000_000) as libc::time_t,
+                tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+            };
+            &ts as *const libc::timespec
+        }
+        None => core::ptr::null(),
+    };
+    // SAFETY: `word` is a live, aligned u32 for the duration of the call; the
+    // kernel only reads it. The timeout (if any) lives on this stack frame.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            tsp,
+        );
+    }
+}
+
+/// Wakes up to `n` threads sleeping in `futex_wait` on `word`.
+/// Calling it on an address whose owner has since freed it is harmless: at worst a
+/// spurious wake-up for whoever sleeps there now.
+pub(crate) fn futex_wake(word: *const AtomicU32, n: i32) {
+    // SAFETY: FUTEX_WAKE never dereferences the address in user space.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word as *const u32,
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            n,
+        );
+    }
+}
+
+/// Monotonic time in nanoseconds (CLOCK_MONOTONIC counts from boot, so never 0).
+#[inline]
+pub(crate) fn nanotime() -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+}
+
+pub(crate) fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    // SAFETY: sysconf has no preconditions.
+    *PAGE.get_or_init(|| unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize })
+}
+
+/// Async-signal-safe write of `buf` to stderr (loops over short writes).
+pub(crate) fn write_stderr(buf: &[u8]) {
+    let mut off = 0;
+    while off < buf.len() {
+        // SAFETY: the pointer/length pair comes from a live slice.
+        let n = unsafe { libc::write(2, buf[off..].as_ptr().cast(), buf.len() - off) };
+        if n <= 0 {
+            // EINTR: retry; anything else: give up quietly (nothing better to do).
+            // SAFETY: reading errno is always allowed.
+            if n < 0 && unsafe { *libc::__errno_location() } == libc::EINTR {
+                continue;
+            }
+            return;
+        }
+        off += n as usize;
+    }
+}
+
+/// Async-signal-safe abort.
+pub(crate) fn abort() -> ! {
+    // SAFETY: abort has no preconditions and never returns.
+    unsafe { libc::abort() }
+}
+
+/// Size of the alternate signal stack given to runtime threads that lack one.
+/// 64 KiB: the overflow handler only formats a line, but chained handlers (std's)
+/// and sanitizers want more than MINSIGSTKSZ.
+const SIGALTSTACK_SIZE: usize = 64 * 1024;
+
+/// Per-thread set-up for a runtime thread (an M).
+///
+/// - Makes sure the thread has an alternate signal stack, so the guard-page handler
+///   can run when a goroutine's stack is exhausted (std gives its own threads one
+///   when it installed its handler, but that is not a contract).
+/// - Sets the timer slack to 1 µs: idle Ms sleep until the next timer, and the
+///   default 50 µs slack would be added to every sleeper's wake-up.
+pub(crate) fn thread_setup() {
+    // SAFETY: querying the current alternate stack with a null new-stack pointer.
+    unsafe {
+        let mut old: libc::stack_t = core::mem::zeroed();
+        libc::sigaltstack(core::ptr::null(), &mut old);
+        if old.ss_flags & libc::SS_DISABLE != 0 || old.ss_size < SIGALTSTACK_SIZE / 2 {
+            let page = page_size();
+            let mem = libc::mmap(
+                core::ptr::null_mut(),
+                SIGALTSTACK_SIZE + page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if mem != libc::MAP_FAILED {
+                // A guard page below the signal stack: an overflowing handler faults
+                // instead of scribbling over whatever is mapped below.
+                libc::mprotect(mem, page, libc::PROT_NONE);
+                let st = libc::stack_t {
+                    ss_sp: mem.cast::<u8>().add(page).cast(),
+                    ss_flags: 0,
+                    ss_size: SIGALTSTACK_SIZE,
+                };
+                libc::sigaltstack(&st, core::ptr::null_mut());
+            }
+        }
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong);
+    }
+}

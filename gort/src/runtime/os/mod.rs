@@ -1,0 +1,15 @@
+//! The operating-system layer: the handful of primitives the scheduler needs from
+//! the kernel, one file per OS behind a single `cfg` each.
+//!
+//! Everything above this module speaks only these names:
+//! - `futex_wait(word, expected, timeout_ns)` / `futex_wake(word, n)`: sleep on a
+//!   32-bit word until it changes or a wake arrives (spurious wake-ups allowed;
+//!   every caller re-checks its condition in a loop);
+//! - `nanotime()`: a monotonic clock in nanoseconds, never 0;
+//! - `page_size()`, `write_stderr()` (async-signal-safe), `abort()`;
+//! - `thread_setup()`: per-thread set-up of a runtime thread (signal stack, timer slack).
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+pub(crate) use linux::*;

@@ -1,0 +1,283 @@
+//! Creating goroutines (`newproc`) and recycling their descriptors and stacks.
+//!
+//! A finished G keeps its stack and goes on its P's free list (up to
+//! `LOCAL_MAX`); spawning on that P takes it back without any lock or syscall. Half
+//! of an overflowing local list moves to the global list, which P's with an empty
+//! list refill from. The global list keeps stacks for at most `GLOBAL_STACK_MAX`
+//! Gs; beyond that the stack's memory goes back to the kernel (`stackfree`) and
+//! the bare descriptor is kept (up to `GLOBAL_NOSTACK_MAX`, then freed). So memory
+//! retained after a burst of goroutines is bounded, while steady-state spawning
+//! reuses warm stacks.
+//!
+//! Only Gs with the default stack size are cached with their stack; others
+//! release it on exit.
+
+use super::{SCHED, globrunqput, runqput, wakep};
+use crate::runtime::arch::Gobuf;
+use crate::runtime::g::{G, Runnable, Status};
+use crate::runtime::lock::Lock;
+use crate::runtime::m::getm;
+use crate::runtime::p::P;
+use crate::runtime::stack::{self, Stack};
+use core::cell::UnsafeCell;
+use core::ptr::null_mut;
+use core::sync::atomic::Ordering;
+use std::io;
+use std::sync::Arc;
+
+/// Free Gs per P: Go's bound (64; half moves to the global list on overflow).
+const LOCAL_MAX: u32 = 64;
+/// Gs whose stacks the global list keeps (warm stacks for reuse).
+const GLOBAL_STACK_MAX: usize = 1024;
+/// Bare descriptors kept for reuse (≈200 bytes each).
+const GLOBAL_NOSTACK_MAX: usize = 65536;
+
+struct GList {
+    head: *mut G,
+    n: usize,
+}
+
+impl GList {
+    unsafe fn push(&mut self, gp: *mut G) {
+        // SAFETY: the caller owns `gp`.
+        unsafe { (*gp).schedlink = self.head };
+        self.head = gp;
+        self.n += 1;
+    }
+    unsafe fn pop(&mut self) -> *mut G {
+        let gp = self.head;
+        if !gp.is_null() {
+            // SAFETY: Gs on the list are owned by the list.
+            unsafe {
+                self.head = (*gp).schedlink;
+                (*gp).schedlink = null_mut();
+            }
+            self.n -= 1;
+        }
+        gp
+    }
+}
+
+struct GlobalFree {
+    lock: Lock,
+    lists: UnsafeCell<(GList, GList)>, // (with stack, without stack)
+}
+
+// SAFETY: `lists` is only touched with `lock` held.
+unsafe impl Sync for GlobalFree {}
+
+static GFREE: GlobalFree = GlobalFree {
+    lock: Lock::new(),
+    lists: UnsafeCell::new((
+        GList {
+            head: null_mut(),
+            n: 0,
+        },
+        GList {
+            head: null_mut(),
+            n: 0,
+        },
+    )),
+};
+
+/// Creates a goroutine running `task` and makes it runnable. Returns its id.
+pub(crate) fn newproc(
+    task: Arc<dyn Runnable>,
+    stack_size: usize,
+    name: Option<Box<str>>,
+) -> io::Result<u64> {
+    let m = getm();
+    // SAFETY: the current thread's own M, if any.
+    let pp = unsafe {
+        if !m.is_null() && !(*m).p.is_null() && !(*m).in_syscall {
+            (*m).p
+        } else {
+            null_mut()
+        }
+    };
+    let gp = gfget(pp, stack_size)?;
+    let id = SCHED.goidgen.fetch_add(1, Ordering::Relaxed) + 1;
+    // SAFETY: `gp` came off a free list or was just created: we own it.
+    unsafe {
+        (*gp).sched = Gobuf::for_start((*gp).stack.hi, gp);
+        (*gp).id = id;
+        (*gp).entry = Some(task);
+        (*gp).name = name;
+        (*gp).status.store(Status::Runnable as u32, Ordering::Release);
+    }
+    SCHED.ngoroutines.fetch_add(1, Ordering::SeqCst);
+    if pp.is_null() {
+        SCHED.lock.lock();
+        // SAFETY: lock held; `gp` is Runnable and ours.
+        unsafe { globrunqput(gp) };
+        SCHED.lock.unlock();
+    } else {
+        // SAFETY: this M holds `pp`.
+        unsafe { runqput(pp, gp, true) };
+    }
+    wakep();
+    Ok(id)
+}
+
+/// Takes a free G with a stack of `size` bytes, or makes one.
+fn gfget(pp: *mut P, size: usize) -> io::Result<*mut G> {
+    let default = size == stack::default_size();
+    // SAFETY: `pp` is held by this M (or null); the global lists are locked.
+    unsafe {
+        if default {
+            if !pp.is_null() {
+                if (*pp).gfree.is_null() {
+                    refill(pp);
+                }
+                let gp = (*pp).gfree;
+                if !gp.is_null() {
+                    (*pp).gfree = (*gp).schedlink;
+                    (*gp).schedlink = null_mut();
+                    (*pp).ngfree -= 1;
+                    return Ok(gp);
+                }
+            } else {
+                GFREE.lock.lock();
+                let gp = (*GFREE.lists.get()).0.pop();
+                GFREE.lock.unlock();
+                if !gp.is_null() {
+                    return Ok(gp);
+                }
+            }
+        }
+        GFREE.lock.lock();
+        let mut gp = (*GFREE.lists.get()).1.pop();
+        GFREE.lock.unlock();
+        if gp.is_null() {
+            gp = Box::into_raw(Box::new(G::new()));
+        }
+        match stack::stackalloc(size) {
+            Ok(s) => {
+                (*gp).stack = s;
+                Ok(gp)
+            }
+            Err(e) => {
+                put_nostack(gp);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Moves up to half a local list's worth of Gs (with stacks) from the global list.
+unsafe fn refill(pp: *mut P) {
+    GFREE.lock.lock();
+    // SAFETY: lock held; this M holds `pp`.
+    unsafe {
+        let list = &mut (*GFREE.lists.get()).0;
+        while (*pp).ngfree < LOCAL_MAX / 2 {
+            let gp = list.pop();
+            if gp.is_null() {
+                break;
+            }
+            (*gp).schedlink = (*pp).gfree;
+            (*pp).gfree = gp;
+            (*pp).ngfree += 1;
+        }
+    }
+    GFREE.lock.unlock();
+}
+
+/// Recycles a finished G.
+///
+/// # Safety
+/// `gp` is Dead and owned by the caller; the caller's M holds `pp`.
+pub(crate) unsafe fn gfput(pp: *mut P, gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        if (*gp).stack.size() != stack::default_size() {
+            stack::stackfree((*gp).stack);
+            (*gp).stack = Stack::NONE;
+            put_nostack(gp);
+            return;
+        }
+        (*gp).schedlink = (*pp).gfree;
+        (*pp).gfree = gp;
+        (*pp).ngfree += 1;
+        if (*pp).ngfree >= LOCAL_MAX {
+            let mut spill = GList {
+                head: null_mut(),
+                n: 0,
+            };
+            while (*pp).ngfree > LOCAL_MAX / 2 {
+                let g = (*pp).gfree;
+                (*pp).gfree = (*g).schedlink;
+                (*pp).ngfree -= 1;
+                spill.push(g);
+            }
+            put_global(spill);
+        }
+    }
+}
+
+/// Moves a P's whole free list to the global one (the P is being retired).
+///
+/// # Safety
+/// The caller owns `pp`.
+pub(crate) unsafe fn drain_local(pp: *mut P) {
+    // SAFETY: per the contract.
+    unsafe {
+        let mut all = GList {
+            head: null_mut(),
+            n: 0,
+        };
+        while !(*pp).gfree.is_null() {
+            let g = (*pp).gfree;
+            (*pp).gfree = (*g).schedlink;
+            all.push(g);
+        }
+        (*pp).ngfree = 0;
+        put_global(all);
+    }
+}
+
+unsafe fn put_global(mut spill: GList) {
+    // SAFETY: we own every G on `spill`; the global lists are locked.
+    unsafe {
+        GFREE.lock.lock();
+        let with = &mut (*GFREE.lists.get()).0;
+        while with.n < GLOBAL_STACK_MAX {
+            let g = spill.pop();
+            if g.is_null() {
+                break;
+            }
+            with.push(g);
+        }
+        GFREE.lock.unlock();
+        // Beyond the bound: give the stack's memory back (outside the lock: it is
+        // a syscall) and keep only the descriptor.
+        loop {
+            let g = spill.pop();
+            if g.is_null() {
+                break;
+            }
+            stack::stackfree((*g).stack);
+            (*g).stack = Stack::NONE;
+            put_nostack(g);
+        }
+    }
+}
+
+unsafe fn put_nostack(gp: *mut G) {
+    GFREE.lock.lock();
+    // SAFETY: lock held; we own `gp`.
+    let kept = unsafe {
+        let list = &mut (*GFREE.lists.get()).1;
+        if list.n < GLOBAL_NOSTACK_MAX {
+            list.push(gp);
+            true
+        } else {
+            false
+        }
+    };
+    GFREE.lock.unlock();
+    if !kept {
+        // SAFETY: a Dead G without a stack: nothing refers to it any more.
+        drop(unsafe { Box::from_raw(gp) });
+    }
+}

@@ -1,0 +1,509 @@
+//! The scheduler: Go's G/M/P design.
+//!
+//! Gs (goroutines) run on Ms (OS threads); an M needs a P (processor) to run Gs,
+//! and there are `procs()` Ps, so at most `procs()` goroutines run at once while
+//! any number of Ms may be blocked in `blocking` calls without a P.
+//!
+//! **Where runnable Gs live**: the running P's `runnext`, its local ring (`runq`),
+//! or the global queue (under `SCHED.lock`). `schedule` → `findrunnable` looks, in
+//! order: expired timers of its P; every 61st round the global queue (so it cannot
+//! starve behind a busy local queue); `runnext` and the ring; the global queue;
+//! then **steals** from other Ps (4 passes over all Ps in random order; the last
+//! pass also runs other Ps' due timers and may take their `runnext`).
+//!
+//! **Spinning Ms** (this protocol is written down here and only here): an M that
+//! has a P but no work "spins" (looks for work to steal) instead of sleeping at
+//! once. `nmspinning` counts them. Whoever makes a G runnable calls `wakep`, which
+//! starts a spinning M only if there is an idle P and no M is spinning already:
+//! one spinner at a time finds new work, and when it finds some it stops spinning
+//! and calls `wakep` again (`resetspinning`), so parallelism ramps up one M per
+//! unit of discovered work. The lost-wake-up argument: a spinning M that gives up
+//! first puts its P on the idle list, *then* decrements `nmspinning`, *then*
+//! re-checks every P's queue; a submitter first enqueues, *then* reads `npidle` and
+//! `nmspinning` in `wakep`. All four are SeqCst, so one of the two sees the other.
+//! A non-spinning M that gives up has already checked its own P and the global
+//! queue under the lock, and work added elsewhere comes with its own `wakep`.
+//!
+//! **Idle Ms** sleep on their `park` note (`stopm`), except at most one that sleeps
+//! until the earliest timer (`timers::try_sleep`).
+//!
+//! **Parking** (`gopark`/`goready`) is in `park.rs`; blocking hand-off in
+//! `syscall.rs`; Ps coming and going (`set_procs`) in `procs.rs`.
+//!
+//! Locks: `SCHED.lock` protects the idle-P and idle-M lists and the global queue.
+//! Order: P.timers.lock → SCHED.lock → gfree lock. Never held across a switch.
+
+pub(crate) mod gfree;
+mod idle;
+mod park;
+pub(crate) mod procs;
+pub(crate) mod runq;
+mod syscall;
+
+pub(crate) use gfree::newproc;
+pub(crate) use idle::{handoffp, stopm, wakep};
+pub(crate) use park::{
+    can_park, goexit, gopark, goready, goready_batch, gosched, unlock_lock_and_park,
+};
+pub(crate) use syscall::{entersyscall, exitsyscall};
+
+use super::g::{G, Status, casgstatus};
+use super::lock::Lock;
+use super::m::M;
+use super::p::{P, PStatus};
+use super::{arch, fatal, os, timers};
+use core::cell::UnsafeCell;
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use runq::Spill;
+
+/// Upper bound on `procs()`: Ps live in a fixed table so they can be read without
+/// a lock. Far above any machine this runs on.
+pub(crate) const MAX_PROCS: usize = 1024;
+
+/// Every 61 rounds a P polls the global queue first (Go's constant: a prime, so it
+/// does not beat with periodic workloads).
+const GLOBAL_POLL_INTERVAL: u32 = 61;
+/// Passes over all Ps when stealing.
+const STEAL_TRIES: usize = 4;
+
+pub(crate) struct Locked {
+    pub midle: *mut M,
+    pub nmidle: usize,
+    pub pidle: *mut P,
+    pub runq_head: *mut G,
+    pub runq_tail: *mut G,
+}
+
+pub(crate) struct Sched {
+    pub lock: Lock,
+    locked: UnsafeCell<Locked>,
+    /// Length of the global queue (written under the lock, read anywhere).
+    pub runqsize: AtomicU32,
+    pub npidle: AtomicU32,
+    pub nmspinning: AtomicU32,
+    pub gomaxprocs: AtomicU32,
+    pub allp: [AtomicPtr<P>; MAX_PROCS],
+    /// Ps ever created (they are never freed; those ≥ gomaxprocs are Dead).
+    pub allp_len: AtomicUsize,
+    /// Goroutines spawned and not yet finished.
+    pub ngoroutines: AtomicUsize,
+    pub goidgen: AtomicU64,
+    /// Statistics.
+    pub nswitch: AtomicU64,
+    pub nsteal: AtomicU64,
+}
+
+// SAFETY: `locked` is only accessed with `lock` held; everything else is atomic.
+unsafe impl Sync for Sched {}
+
+pub(crate) static SCHED: Sched = Sched {
+    lock: Lock::new(),
+    locked: UnsafeCell::new(Locked {
+        midle: null_mut(),
+        nmidle: 0,
+        pidle: null_mut(),
+        runq_head: null_mut(),
+        runq_tail: null_mut(),
+    }),
+    runqsize: AtomicU32::new(0),
+    npidle: AtomicU32::new(0),
+    nmspinning: AtomicU32::new(0),
+    gomaxprocs: AtomicU32::new(0),
+    allp: [const { AtomicPtr::new(null_mut()) }; MAX_PROCS],
+    allp_len: AtomicUsize::new(0),
+    ngoroutines: AtomicUsize::new(0),
+    goidgen: AtomicU64::new(0),
+    nswitch: AtomicU64::new(0),
+    nsteal: AtomicU64::new(0),
+};
+
+impl Sched {
+    /// The lock-protected part.
+    ///
+    /// # Safety
+    /// `self.lock` must be held, and the reference must not outlive it.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn locked(&self) -> &mut Locked {
+        // SAFETY: per the contract, the lock serialises all access.
+        unsafe { &mut *self.locked.get() }
+    }
+}
+
+pub(crate) fn gomaxprocs() -> usize {
+    SCHED.gomaxprocs.load(Ordering::SeqCst) as usize
+}
+
+/// Every P ever created, Dead ones included (they may briefly hold Gs or timers).
+pub(crate) fn allp() -> impl Iterator<Item = *mut P> {
+    let n = SCHED.allp_len.load(Ordering::Acquire);
+    (0..n).map(|i| SCHED.allp[i].load(Ordering::Acquire))
+}
+
+/// Binds `pp` (Idle, or handed over) to `m`.
+///
+/// # Safety
+/// `m` is the current M, without a P; `pp` is owned by the caller.
+pub(crate) unsafe fn acquirep(m: *mut M, pp: *mut P) {
+    // SAFETY: per the contract.
+    unsafe {
+        if !(*m).p.is_null() || !(*pp).m.is_null() && (*pp).m != m {
+            fatal("acquirep: M or P already bound");
+        }
+        (*m).p = pp;
+        (*pp).m = m;
+        (*pp).set_status(PStatus::Running);
+    }
+}
+
+/// Unbinds the current P from `m` and returns it (status Idle).
+///
+/// # Safety
+/// `m` is the current M and holds a P.
+pub(crate) unsafe fn releasep(m: *mut M) -> *mut P {
+    // SAFETY: per the contract.
+    unsafe {
+        let pp = (*m).p;
+        if pp.is_null() || (*pp).m != m {
+            fatal("releasep: invalid P state");
+        }
+        (*pp).m = null_mut();
+        (*pp).set_status(PStatus::Idle);
+        (*m).p = null_mut();
+        pp
+    }
+}
+
+/// Puts `gp` on `pp`'s local queue (runnext if `next`); overflow goes global.
+///
+/// # Safety
+/// The caller's M holds `pp`; `gp` is Runnable and owned by the caller.
+pub(crate) unsafe fn runqput(pp: *mut P, gp: *mut G, next: bool) {
+    let mut spill: Spill = [null_mut(); runq::RUNQ_LEN / 2 + 1];
+    // SAFETY: P is held by the caller.
+    let n = unsafe { (*pp).runq.put(gp, next, &mut spill) };
+    if n > 0 {
+        let batch = &spill[..n];
+        // SAFETY: the spilled Gs were just removed from the ring: we own them.
+        unsafe {
+            for w in batch.windows(2) {
+                (*w[0]).schedlink = w[1];
+            }
+            (*batch[n - 1]).schedlink = null_mut();
+        }
+        SCHED.lock.lock();
+        // SAFETY: lock held; batch is linked.
+        unsafe { globrunqputbatch(batch[0], batch[n - 1], n as u32) };
+        SCHED.lock.unlock();
+    }
+}
+
+/// Appends one G to the global queue.
+///
+/// # Safety
+/// `SCHED.lock` held; `gp` Runnable and owned by the caller.
+pub(crate) unsafe fn globrunqput(gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*gp).schedlink = null_mut();
+        globrunqputbatch(gp, gp, 1);
+    }
+}
+
+/// Appends a linked batch `head..=tail` of `n` Gs to the global queue.
+///
+/// # Safety
+/// `SCHED.lock` held; the batch is linked through `schedlink`, ending in null.
+unsafe fn globrunqputbatch(head: *mut G, tail: *mut G, n: u32) {
+    // SAFETY: lock held.
+    unsafe {
+        let l = SCHED.locked();
+        if l.runq_tail.is_null() {
+            l.runq_head = head;
+        } else {
+            (*l.runq_tail).schedlink = head;
+        }
+        l.runq_tail = tail;
+    }
+    SCHED.runqsize.fetch_add(n, Ordering::SeqCst);
+}
+
+/// Takes a fair share of the global queue (at most `max` if nonzero) into `pp`'s
+/// local queue and returns one G to run.
+///
+/// # Safety
+/// `SCHED.lock` held; the caller's M holds `pp`.
+unsafe fn globrunqget(pp: *mut P, max: u32) -> *mut G {
+    let size = SCHED.runqsize.load(Ordering::Relaxed);
+    if size == 0 {
+        return null_mut();
+    }
+    let procs = gomaxprocs().max(1) as u32;
+    let mut n = (size / procs + 1).min(size);
+    if max > 0 {
+        n = n.min(max);
+    }
+    n = n.min(runq::RUNQ_LEN as u32 / 2);
+    SCHED.runqsize.fetch_sub(n, Ordering::SeqCst);
+    // SAFETY: lock held; the queue has at least n Gs.
+    unsafe {
+        let l = SCHED.locked();
+        let gp = l.runq_head;
+        l.runq_head = (*gp).schedlink;
+        for _ in 1..n {
+            let g = l.runq_head;
+            l.runq_head = (*g).schedlink;
+            runqput(pp, g, false);
+        }
+        if l.runq_head.is_null() {
+            l.runq_tail = null_mut();
+        }
+        (*gp).schedlink = null_mut();
+        gp
+    }
+}
+
+/// One round of scheduling: find a runnable G and run it. Never returns.
+///
+/// # Safety
+/// Called on `m`'s g0 stack by its own thread, with a P held and no G running.
+pub(crate) unsafe fn schedule(m: *mut M) -> ! {
+    // SAFETY: per the contract; every step below keeps "this M owns its P".
+    unsafe {
+        if (*m).locks != 0 {
+            fatal("schedule: holding runtime locks");
+        }
+        loop {
+            let pp = (*m).p;
+            if (*pp).id >= gomaxprocs() {
+                // set_procs shrank below this P: retire it and find another.
+                procs::retire_current_p(m);
+                continue;
+            }
+            let (gp, inherit) = findrunnable(m);
+            if (*m).spinning {
+                resetspinning(m);
+            }
+            execute(m, gp, inherit);
+        }
+    }
+}
+
+/// Runs `gp` on `m`. Never returns.
+///
+/// # Safety
+/// `gp` is Runnable and owned by the caller; `m` is the current M, on g0, with a P.
+pub(crate) unsafe fn execute(m: *mut M, gp: *mut G, inherit: bool) -> ! {
+    // SAFETY: per the contract.
+    unsafe {
+        (*m).curg = gp;
+        (*gp).m = m;
+        casgstatus(gp, Status::Runnable, Status::Running);
+        if !inherit {
+            (*(*m).p).schedtick = (*(*m).p).schedtick.wrapping_add(1);
+        }
+        SCHED.nswitch.fetch_add(1, Ordering::Relaxed);
+        arch::gogo(&(*gp).sched)
+    }
+}
+
+/// The M stops spinning (it found work); if it was the last spinner, start
+/// another to look for more.
+unsafe fn resetspinning(m: *mut M) {
+    // SAFETY: the current M.
+    unsafe { (*m).spinning = false };
+    let prev = SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
+    if prev == 0 {
+        fatal("resetspinning: negative nmspinning");
+    }
+    wakep();
+}
+
+/// Runs `pp`'s due timers; returns the time read (0 if there was no timer).
+unsafe fn check_timers(pp: *mut P) -> i64 {
+    // SAFETY: Ps are never freed.
+    let t0 = unsafe { (*pp).timers.timer0_when.load(Ordering::Acquire) };
+    if t0 == 0 {
+        return 0;
+    }
+    let now = os::nanotime();
+    if now >= t0 {
+        // SAFETY: as above.
+        unsafe { (*pp).timers.run(now) };
+    }
+    now
+}
+
+/// Finds a runnable G, blocking (as an idle M) until there is one.
+/// Returns the G and whether it inherits the current time slice.
+///
+/// # Safety
+/// As `schedule`.
+unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
+    // SAFETY: per the contract; comments mark the protocol steps.
+    unsafe {
+        'top: loop {
+            let pp = (*m).p;
+            let mut now = check_timers(pp);
+
+            // Fairness: the global queue cannot starve behind local work.
+            if (*pp).schedtick % GLOBAL_POLL_INTERVAL == 0
+                && SCHED.runqsize.load(Ordering::Relaxed) > 0
+            {
+                SCHED.lock.lock();
+                let gp = globrunqget(pp, 1);
+                SCHED.lock.unlock();
+                if !gp.is_null() {
+                    return (gp, false);
+                }
+            }
+            if let Some(r) = (*pp).runq.get() {
+                return r;
+            }
+            if SCHED.runqsize.load(Ordering::SeqCst) > 0 {
+                SCHED.lock.lock();
+                let gp = globrunqget(pp, 0);
+                SCHED.lock.unlock();
+                if !gp.is_null() {
+                    return (gp, false);
+                }
+            }
+
+            // Steal, if spinning is worthwhile: limit spinners to half the busy Ps.
+            let procs = gomaxprocs() as u32;
+            let busy = procs.saturating_sub(SCHED.npidle.load(Ordering::SeqCst));
+            if (*m).spinning || 2 * SCHED.nmspinning.load(Ordering::SeqCst) < busy {
+                if !(*m).spinning {
+                    (*m).spinning = true;
+                    SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
+                }
+                if now == 0 {
+                    now = os::nanotime();
+                }
+                let (gp, new_work) = steal_work(m, now);
+                if !gp.is_null() {
+                    return (gp, false);
+                }
+                if new_work {
+                    continue 'top;
+                }
+            }
+
+            // Nothing to do: give up the P. Last look at the global queue under the
+            // lock, so a `globrunqput` + `wakep` racing with us cannot be missed.
+            SCHED.lock.lock();
+            if SCHED.runqsize.load(Ordering::SeqCst) > 0 {
+                let gp = globrunqget(pp, 0);
+                SCHED.lock.unlock();
+                return (gp, false);
+            }
+            let pp = releasep(m);
+            idle::pidleput(pp);
+            SCHED.lock.unlock();
+
+            let was_spinning = (*m).spinning;
+            if was_spinning {
+                // The spinning-M protocol (see the top of this file): the P is idle
+                // before we stop counting as a spinner, then every queue is
+                // re-checked.
+                (*m).spinning = false;
+                if SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst) == 0 {
+                    fatal("findrunnable: negative nmspinning");
+                }
+                for p2 in allp() {
+                    if !(*p2).runq.is_empty() {
+                        SCHED.lock.lock();
+                        let pp = idle::pidleget();
+                        SCHED.lock.unlock();
+                        if !pp.is_null() {
+                            acquirep(m, pp);
+                            (*m).spinning = true;
+                            SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
+                            continue 'top;
+                        }
+                        break;
+                    }
+                }
+            }
+
+            // Timers pending somewhere: maybe become the M that sleeps until them.
+            let next = timers::next_timer_all();
+            if next != 0 && timers::try_sleep(next) {
+                SCHED.lock.lock();
+                let pp = idle::pidleget();
+                SCHED.lock.unlock();
+                if !pp.is_null() {
+                    acquirep(m, pp);
+                    if was_spinning {
+                        (*m).spinning = true;
+                        SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
+                    }
+                    run_all_timers(os::nanotime());
+                    continue 'top;
+                }
+            }
+            stopm(m);
+        }
+    }
+}
+
+/// Runs every P's due timers, readying their Gs onto the current M's P.
+unsafe fn run_all_timers(now: i64) {
+    for p2 in allp() {
+        // SAFETY: Ps are never freed; the timer heap has its own lock.
+        unsafe { (*p2).timers.run(now) };
+    }
+}
+
+/// Tries to steal a G from another P. Returns the G (or null) and whether running
+/// other Ps' timers may have made new work appear locally.
+unsafe fn steal_work(m: *mut M, now: i64) -> (*mut G, bool) {
+    // SAFETY: the current M holds its P; Ps are never freed.
+    unsafe {
+        let pp = (*m).p;
+        let n = SCHED.allp_len.load(Ordering::Acquire);
+        let mut ran_timers = false;
+        for i in 0..STEAL_TRIES {
+            let last = i == STEAL_TRIES - 1;
+            let start = (*m).fastrand() as usize;
+            for k in 0..n {
+                let p2 = SCHED.allp[(start + k) % n].load(Ordering::Acquire);
+                if p2 == pp {
+                    continue;
+                }
+                if last && (*p2).timers.run(now) > 0 {
+                    ran_timers = true;
+                    if let Some((gp, _)) = (*pp).runq.get() {
+                        return (gp, false);
+                    }
+                }
+                let st = (*p2).status();
+                if st == PStatus::Idle {
+                    continue;
+                }
+                if let Some(gp) =
+                    (*pp)
+                        .runq
+                        .steal_from(&(*p2).runq, last, st == PStatus::Running)
+                {
+                    SCHED.nsteal.fetch_add(1, Ordering::Relaxed);
+                    return (gp, false);
+                }
+            }
+        }
+        (null_mut(), ran_timers)
+    }
+}
+
+/// Entry point of every goroutine (called by the arch `gostart` trampoline on the
+/// goroutine's fresh stack). Runs the task, then exits the goroutine.
+pub(crate) extern "C" fn goroutine_main(gp: *mut G) -> ! {
+    // SAFETY: `gp` is the G this M just started; only it touches `entry` now.
+    let task = unsafe { (*gp).entry.take() };
+    match task {
+        Some(t) => t.run(),
+        None => fatal("goroutine started without a task"),
+    }
+    // Every value of the task is dropped by now: nothing on this stack is live.
+    goexit()
+}

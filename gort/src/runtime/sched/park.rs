@@ -1,0 +1,172 @@
+//! Parking and readying goroutines: the wait/ready contract (written down here and
+//! only here).
+//!
+//! **`gopark(unlockf, lock, reason)`** — called by a goroutine that has registered
+//! itself on some wait structure *while holding the structure's lock*. It switches
+//! to g0 (`mcall`), which saves the goroutine's registers, marks it Waiting, and
+//! only then calls `unlockf(gp, lock)`. So by the time any waker can find the G
+//! (which requires that lock), the G is fully parked: a `goready` can never race
+//! with the G still running on its stack. If `unlockf` returns false the park is
+//! cancelled and the G resumes at once.
+//!
+//! **`goready(gp)`** — called exactly once per park by whoever dequeued `gp` from
+//! the wait structure (under its lock or after). Moves it Waiting → Runnable and
+//! puts it in the current P's `runnext` (it runs next, inheriting the time slice:
+//! the waker usually blocks soon after), or on the global queue if the caller has
+//! no P (a plain thread, or a goroutine inside `blocking`), then `wakep`s.
+//!
+//! Parking after unlocking would lose wake-ups; "retry every few ms" is not a fix.
+
+use super::{SCHED, execute, globrunqput, runqput, schedule, wakep};
+use crate::runtime::arch;
+use crate::runtime::g::{G, Status, WaitReason, casgstatus};
+use crate::runtime::lock::Lock;
+use crate::runtime::m::{M, getm};
+use crate::runtime::{fatal, gfree};
+use core::ptr::null_mut;
+use core::sync::atomic::Ordering;
+
+/// True if the caller is a goroutine that may park (it holds a P and is not inside
+/// `blocking`). Outside, blocking operations block the OS thread instead.
+#[inline]
+pub(crate) fn can_park() -> bool {
+    let m = getm();
+    // SAFETY: the current thread's own M.
+    !m.is_null() && unsafe { !(*m).curg.is_null() && !(*m).p.is_null() && !(*m).in_syscall }
+}
+
+/// Switches the current goroutine out to run `f(gp)` on g0.
+#[inline]
+fn mcall(f: unsafe extern "C" fn(*mut G) -> !) {
+    let m = getm();
+    // SAFETY: called on a goroutine (callers check `can_park`); g0's stack top is
+    // free while a goroutine runs on this M.
+    unsafe {
+        let gp = (*m).curg;
+        arch::mcall(&mut (*gp).sched, (*m).g0_sp, f, gp);
+    }
+}
+
+/// Parks the current goroutine; see the contract at the top of this file.
+pub(crate) fn gopark(
+    unlockf: Option<unsafe fn(*mut G, *mut ()) -> bool>,
+    lock: *mut (),
+    reason: WaitReason,
+) {
+    let m = getm();
+    // SAFETY: the current M, on a goroutine.
+    unsafe {
+        let gp = (*m).curg;
+        if gp.is_null() || (*m).p.is_null() {
+            fatal("gopark: not on a goroutine that may park");
+        }
+        (*m).waitunlockf = unlockf;
+        (*m).waitlock = lock;
+        (*gp).waitreason = reason;
+    }
+    mcall(park_m);
+}
+
+unsafe fn unlock_lock(_gp: *mut G, lock: *mut ()) -> bool {
+    // SAFETY: `lock` is the `Lock` passed to `unlock_lock_and_park`, held by this M.
+    unsafe { (*(lock as *const Lock)).unlock() };
+    true
+}
+
+/// Parks the current goroutine and releases `lock` once it is parked.
+pub(crate) fn unlock_lock_and_park(lock: &Lock, reason: WaitReason) {
+    gopark(Some(unlock_lock), lock as *const Lock as *mut (), reason);
+}
+
+unsafe extern "C" fn park_m(gp: *mut G) -> ! {
+    // SAFETY: on g0 of the M that was running `gp`.
+    unsafe {
+        let m = (*gp).m;
+        casgstatus(gp, Status::Running, Status::Waiting);
+        (*m).curg = null_mut();
+        (*gp).m = null_mut();
+        if let Some(f) = (*m).waitunlockf.take() {
+            let lock = core::mem::replace(&mut (*m).waitlock, null_mut());
+            if !f(gp, lock) {
+                casgstatus(gp, Status::Waiting, Status::Runnable);
+                execute(m, gp, true);
+            }
+        }
+        if (*m).locks != 0 {
+            fatal("park_m: goroutine parked holding a runtime lock");
+        }
+        schedule(m)
+    }
+}
+
+/// Makes a parked goroutine runnable; see the contract at the top of this file.
+pub(crate) fn goready(gp: *mut G) {
+    ready(gp, true);
+    wakep();
+}
+
+/// `goready` without `wakep` and without using `runnext`, for callers readying
+/// many Gs in order (timers), which call `wakep` once at the end.
+pub(crate) fn goready_batch(gp: *mut G) {
+    ready(gp, false);
+}
+
+fn ready(gp: *mut G, next: bool) {
+    casgstatus(gp, Status::Waiting, Status::Runnable);
+    let m = getm();
+    // SAFETY: the current thread's M (if any); `gp` is now ours to queue.
+    unsafe {
+        if !m.is_null() && !(*m).p.is_null() && !(*m).in_syscall {
+            runqput((*m).p, gp, next);
+        } else {
+            SCHED.lock.lock();
+            globrunqput(gp);
+            SCHED.lock.unlock();
+        }
+    }
+}
+
+/// Yields the processor: the current goroutine goes to the back of its P's queue.
+pub(crate) fn gosched() {
+    mcall(gosched_m);
+}
+
+unsafe extern "C" fn gosched_m(gp: *mut G) -> ! {
+    // SAFETY: on g0 of the M that was running `gp`.
+    unsafe {
+        let m: *mut M = (*gp).m;
+        casgstatus(gp, Status::Running, Status::Runnable);
+        (*m).curg = null_mut();
+        (*gp).m = null_mut();
+        runqput((*m).p, gp, false);
+        schedule(m)
+    }
+}
+
+/// Ends the current goroutine. Everything on its stack must be dead.
+pub(crate) fn goexit() -> ! {
+    mcall(goexit0);
+    fatal("goexit returned")
+}
+
+unsafe extern "C" fn goexit0(gp: *mut G) -> ! {
+    // SAFETY: on g0 of the M that was running `gp`; nothing references its stack.
+    unsafe {
+        let m = (*gp).m;
+        casgstatus(gp, Status::Running, Status::Dead);
+        (*m).curg = null_mut();
+        (*gp).m = null_mut();
+        (*gp).name = None;
+        (*gp).waitreason = WaitReason::None;
+        if (*m).locks != 0 {
+            fatal("goexit: goroutine exited holding a runtime lock");
+        }
+        gfree::gfput((*m).p, gp);
+        schedule(m)
+    }
+}
+
+/// Number of goroutines spawned and not finished.
+pub(crate) fn ngoroutines() -> usize {
+    SCHED.ngoroutines.load(Ordering::SeqCst)
+}

@@ -1,0 +1,110 @@
+//! Changing the number of Ps at run time (`set_procs`, Go's `procresize`).
+//!
+//! Go stops the world to resize; gort does not need to, because Ps are never
+//! freed and every loop over Ps reads the whole table (`allp`), Dead ones included.
+//!
+//! - Growing: new Ps are created (or Dead ones revived) and put on the idle list,
+//!   then `wakep` starts Ms for them.
+//! - Shrinking: `gomaxprocs` drops at once. A P with an id at or above it is
+//!   *retired* by whoever next owns it: idle ones right here, running ones by their
+//!   M at its next `schedule`, ones in `blocking` by sysmon or the returning M.
+//!   Retiring moves its run queue to the global queue and its free Gs to the global
+//!   free list, and marks it Dead. Its pending timers stay where they are: every
+//!   pass that runs timers (the timer sleeper, stealing) covers all Ps.
+
+use super::{SCHED, acquirep, gfree, globrunqput, idle, releasep, wakep};
+use crate::runtime::m::M;
+use crate::runtime::p::{P, PStatus};
+use crate::runtime::sched::MAX_PROCS;
+use core::ptr::null_mut;
+use core::sync::atomic::Ordering;
+
+/// Sets the number of Ps to `n` (clamped to 1..=MAX_PROCS); returns the old number.
+pub(crate) fn procresize(n: usize) -> usize {
+    let n = n.clamp(1, MAX_PROCS);
+    SCHED.lock.lock();
+    let old = SCHED.gomaxprocs.load(Ordering::SeqCst) as usize;
+    let len = SCHED.allp_len.load(Ordering::SeqCst);
+    for i in len..n {
+        let pp = Box::into_raw(Box::new(P::new(i)));
+        // SAFETY: a fresh P, not yet visible.
+        unsafe { (*pp).set_status(PStatus::Dead) };
+        SCHED.allp[i].store(pp, Ordering::Release);
+        SCHED.allp_len.store(i + 1, Ordering::Release);
+    }
+    SCHED.gomaxprocs.store(n as u32, Ordering::SeqCst);
+    // SAFETY: lock held; Dead Ps are owned by nobody.
+    unsafe {
+        for i in 0..n {
+            let pp = SCHED.allp[i].load(Ordering::Acquire);
+            if (*pp).status() == PStatus::Dead {
+                (*pp).m = null_mut();
+                idle::pidleput(pp);
+            }
+        }
+        if n < old {
+            // Retire idle Ps that are now out of range.
+            let l = SCHED.locked();
+            let mut prev: *mut *mut P = &mut l.pidle;
+            while !(*prev).is_null() {
+                let pp = *prev;
+                if (*pp).id >= n {
+                    *prev = (*pp).link;
+                    (*pp).link = null_mut();
+                    SCHED.npidle.fetch_sub(1, Ordering::SeqCst);
+                    retire_locked(pp);
+                } else {
+                    prev = &mut (*pp).link;
+                }
+            }
+        }
+    }
+    SCHED.lock.unlock();
+    for _ in old..n {
+        wakep();
+    }
+    old
+}
+
+/// Retires `pp`: queue to the global queue, free Gs to the global list, Dead.
+///
+/// # Safety
+/// `SCHED.lock` held; the caller owns `pp` (no M, not on the idle list).
+pub(crate) unsafe fn retire_locked(pp: *mut P) {
+    // SAFETY: per the contract: owning the P makes us its queue's only producer.
+    unsafe {
+        while let Some((gp, _)) = (*pp).runq.get() {
+            globrunqput(gp);
+        }
+        gfree::drain_local(pp);
+        (*pp).m = null_mut();
+        (*pp).set_status(PStatus::Dead);
+    }
+}
+
+/// The current M's P is out of range: retire it and continue with another P (or
+/// sleep until one is handed over).
+///
+/// # Safety
+/// `m` is the current M, on g0, holding its P.
+pub(crate) unsafe fn retire_current_p(m: *mut M) {
+    // SAFETY: per the contract.
+    unsafe {
+        if (*m).spinning {
+            (*m).spinning = false;
+            SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        }
+        SCHED.lock.lock();
+        let pp = releasep(m);
+        retire_locked(pp);
+        let p2 = idle::pidleget();
+        SCHED.lock.unlock();
+        if p2.is_null() {
+            idle::stopm(m);
+        } else {
+            acquirep(m, p2);
+        }
+        // Its Gs went to the global queue: make sure someone runs them.
+        wakep();
+    }
+}

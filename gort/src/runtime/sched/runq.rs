@@ -1,0 +1,225 @@
+//! A P's local run queue: Go's lock-free single-producer / multi-consumer ring.
+//!
+//! - Only the owning P pushes (`put`), at `tail`; the owner and thieves pop at
+//!   `head` with a CAS. `head` and `tail` are free-running u32 counters; a slot is
+//!   `counter % RUNQ_LEN`.
+//! - `runnext` holds one G that runs next, ahead of the ring (a G just readied by
+//!   the running one: it inherits the time slice, which makes producer/consumer
+//!   pairs on one P cheap). Thieves take it last (`steal_runnext`), after giving the
+//!   owner a moment to run it.
+//! - When the ring is full, half of it plus the new G moves to the global queue
+//!   (`put_slow` hands the batch to the caller, which owns the global lock).
+//!
+//! Memory ordering: the owner writes a slot, then publishes it with a release
+//! store of `tail`; a consumer reads `tail` with acquire before reading slots, and
+//! confirms it read a consistent range by CASing `head` (release), after which the
+//! owner may overwrite those slots (its `head` load is acquire).
+//!
+//! Model-checked with loom: tests/loom_runq.rs.
+
+use crate::runtime::g::G;
+use crate::runtime::loom::{AtomicPtr, AtomicU32};
+use core::ptr::null_mut;
+use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use crossbeam_utils::CachePadded;
+
+/// Go's size: 256 Gs, a power of two for cheap masking; big enough that the
+/// global queue is rarely touched, small enough to scan when stealing.
+pub(crate) const RUNQ_LEN: usize = 256;
+
+pub(crate) struct RunQueue {
+    head: CachePadded<AtomicU32>,
+    tail: CachePadded<AtomicU32>,
+    runnext: CachePadded<AtomicPtr<G>>,
+    slots: Box<[AtomicPtr<G>]>,
+}
+
+/// Half of a full ring plus the G that did not fit: what `put_slow` moves out.
+pub(crate) type Spill = [*mut G; RUNQ_LEN / 2 + 1];
+
+impl RunQueue {
+    pub(crate) fn new() -> RunQueue {
+        RunQueue {
+            head: CachePadded::new(AtomicU32::new(0)),
+            tail: CachePadded::new(AtomicU32::new(0)),
+            runnext: CachePadded::new(AtomicPtr::new(null_mut())),
+            slots: (0..RUNQ_LEN).map(|_| AtomicPtr::new(null_mut())).collect(),
+        }
+    }
+
+    #[inline]
+    fn slot(&self, i: u32) -> &AtomicPtr<G> {
+        &self.slots[i as usize % RUNQ_LEN]
+    }
+
+    /// Owner only. Puts `gp` in `runnext` (if `next`, kicking the old one to the
+    /// ring) or at the tail. If the ring is full, moves half of it and the G that
+    /// did not fit into `spill` and returns how many it moved: the caller must put
+    /// them on the global queue.
+    pub(crate) fn put(&self, mut gp: *mut G, next: bool, spill: &mut Spill) -> usize {
+        if next {
+            let old = self.runnext.swap(gp, AcqRel);
+            if old.is_null() {
+                return 0;
+            }
+            gp = old;
+        }
+        loop {
+            let h = self.head.load(Acquire);
+            let t = self.tail.load(Relaxed);
+            if t.wrapping_sub(h) < RUNQ_LEN as u32 {
+                self.slot(t).store(gp, Relaxed);
+                self.tail.store(t.wrapping_add(1), Release);
+                return 0;
+            }
+            if let Some(n) = self.put_slow(gp, h, t, spill) {
+                return n;
+            }
+            // Thieves moved `head` meanwhile: there is room again.
+        }
+    }
+
+    fn put_slow(&self, gp: *mut G, h: u32, t: u32, spill: &mut Spill) -> Option<usize> {
+        let n = t.wrapping_sub(h) / 2;
+        debug_assert_eq!(n as usize, RUNQ_LEN / 2);
+        for i in 0..n {
+            spill[i as usize] = self.slot(h.wrapping_add(i)).load(Relaxed);
+        }
+        if self
+            .head
+            .compare_exchange(h, h.wrapping_add(n), Release, Relaxed)
+            .is_err()
+        {
+            return None;
+        }
+        spill[n as usize] = gp;
+        Some(n as usize + 1)
+    }
+
+    /// Owner only. Takes `runnext` first (returning `inherit = true`: it runs in the
+    /// current time slice), else the head of the ring.
+    pub(crate) fn get(&self) -> Option<(*mut G, bool)> {
+        let next = self.runnext.load(Relaxed);
+        if !next.is_null()
+            && self
+                .runnext
+                .compare_exchange(next, null_mut(), AcqRel, Relaxed)
+                .is_ok()
+        {
+            return Some((next, true));
+        }
+        loop {
+            let h = self.head.load(Acquire);
+            let t = self.tail.load(Relaxed);
+            if t == h {
+                return None;
+            }
+            let gp = self.slot(h).load(Relaxed);
+            if self
+                .head
+                .compare_exchange(h, h.wrapping_add(1), Release, Relaxed)
+                .is_ok()
+            {
+                return Some((gp, false));
+            }
+        }
+    }
+
+    /// Any thread. True if the queue looked empty at one consistent instant.
+    pub(crate) fn is_empty(&self) -> bool {
+        loop {
+            let h = self.head.load(Acquire);
+            let t = self.tail.load(Acquire);
+            let next = self.runnext.load(Acquire);
+            if t == self.tail.load(Acquire) {
+                return h == t && next.is_null();
+            }
+        }
+    }
+
+    /// Approximate length (for statistics and heuristics).
+    pub(crate) fn len(&self) -> usize {
+        let h = self.head.load(Acquire);
+        let t = self.tail.load(Acquire);
+        t.wrapping_sub(h) as usize + (!self.runnext.load(Acquire).is_null()) as usize
+    }
+
+    /// Thief: copies half of `self`'s Gs into `dst`'s ring starting at `dst_tail`
+    /// (not yet published) and returns how many. Takes `runnext` only if the ring
+    /// is empty and `steal_runnext`; if `victim_running`, first lets the victim's
+    /// M a moment to run it itself (it was probably just readied and is about to
+    /// run; stealing it would only bounce it between threads).
+    fn grab(&self, dst: &RunQueue, dst_tail: u32, steal_runnext: bool, victim_running: bool) -> u32 {
+        loop {
+            let h = self.head.load(Acquire);
+            let t = self.tail.load(Acquire);
+            let n = t.wrapping_sub(h);
+            let n = n - n / 2;
+            if n == 0 {
+                if steal_runnext {
+                    let next = self.runnext.load(Acquire);
+                    if !next.is_null() {
+                        if victim_running {
+                            // Go sleeps 3 µs here; a short spin is enough to let a
+                            // running P pick up its runnext and costs no syscall.
+                            for _ in 0..200 {
+                                core::hint::spin_loop();
+                            }
+                        }
+                        if self
+                            .runnext
+                            .compare_exchange(next, null_mut(), AcqRel, Relaxed)
+                            .is_err()
+                        {
+                            continue;
+                        }
+                        dst.slot(dst_tail).store(next, Relaxed);
+                        return 1;
+                    }
+                }
+                return 0;
+            }
+            if n > RUNQ_LEN as u32 / 2 {
+                // Read an inconsistent head/tail pair; retry.
+                continue;
+            }
+            for i in 0..n {
+                let g = self.slot(h.wrapping_add(i)).load(Relaxed);
+                dst.slot(dst_tail.wrapping_add(i)).store(g, Relaxed);
+            }
+            if self
+                .head
+                .compare_exchange(h, h.wrapping_add(n), AcqRel, Relaxed)
+                .is_ok()
+            {
+                return n;
+            }
+        }
+    }
+
+    /// Owner of `self` steals half of `victim`'s queue into its own ring and
+    /// returns one G to run now.
+    pub(crate) fn steal_from(
+        &self,
+        victim: &RunQueue,
+        steal_runnext: bool,
+        victim_running: bool,
+    ) -> Option<*mut G> {
+        let t = self.tail.load(Relaxed);
+        let n = victim.grab(self, t, steal_runnext, victim_running);
+        if n == 0 {
+            return None;
+        }
+        let n = n - 1;
+        let gp = self.slot(t.wrapping_add(n)).load(Relaxed);
+        if n == 0 {
+            return Some(gp);
+        }
+        let h = self.head.load(Acquire);
+        if t.wrapping_sub(h).wrapping_add(n) >= RUNQ_LEN as u32 {
+            crate::runtime::fatal("runqsteal: runq overflow");
+        }
+        self.tail.store(t.wrapping_add(n), Release);
+        Some(gp)
+    }
+}

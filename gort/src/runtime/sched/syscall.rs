@@ -1,0 +1,104 @@
+//! Blocking hand-off: `blocking(f)` (Go's entersyscall/exitsyscall).
+//!
+//! A goroutine about to block its OS thread detaches from its P without giving it
+//! away: the P goes to status Syscall, and the M remembers it in `oldp`. If the call
+//! is short, the M takes the P straight back with one CAS (Syscall → Running) and
+//! nothing else happens. If sysmon sees the P still in the same syscall one tick
+//! later (~20 µs), it wins the CAS instead (Syscall → Idle) and hands the P to
+//! another M (`handoffp`), so the P's other goroutines keep running even with
+//! `procs() == 1`. The returning M then looks for an idle P; failing that, its
+//! goroutine goes on the global queue and the M sleeps.
+
+use super::{SCHED, acquirep, execute, globrunqput, gomaxprocs, idle, procs, schedule};
+use crate::runtime::arch;
+use crate::runtime::g::{G, Status, casgstatus};
+use crate::runtime::m::getm;
+use crate::runtime::p::PStatus;
+use crate::runtime::{fatal, sysmon};
+use core::ptr::null_mut;
+use core::sync::atomic::Ordering;
+
+/// The current goroutine is about to block its thread. Returns false (and does
+/// nothing) if the caller is not a goroutine holding a P.
+pub(crate) fn entersyscall() -> bool {
+    let m = getm();
+    // SAFETY: the current thread's own M.
+    unsafe {
+        if m.is_null() || (*m).curg.is_null() || (*m).p.is_null() || (*m).in_syscall {
+            return false;
+        }
+        if (*m).locks != 0 {
+            fatal("entersyscall: holding runtime locks");
+        }
+        let pp = (*m).p;
+        let gp = (*m).curg;
+        (*pp).syscalltick.fetch_add(1, Ordering::Relaxed);
+        casgstatus(gp, Status::Running, Status::Syscall);
+        (*m).in_syscall = true;
+        (*m).oldp = pp;
+        (*m).p = null_mut();
+        (*pp).m = null_mut();
+        (*pp).set_status(PStatus::Syscall);
+    }
+    sysmon::wake_for_syscall();
+    true
+}
+
+/// The blocking call returned: get a P back, or park until one is free.
+pub(crate) fn exitsyscall() {
+    let m = getm();
+    // SAFETY: the current M, whose goroutine is in Syscall.
+    unsafe {
+        let gp = (*m).curg;
+        let oldp = (*m).oldp;
+        (*m).oldp = null_mut();
+        (*m).in_syscall = false;
+        // Fast path: our P is still ours.
+        if (*oldp).id < gomaxprocs() && (*oldp).cas_status(PStatus::Syscall, PStatus::Running) {
+            (*oldp).m = null_mut();
+            acquirep(m, oldp);
+            (*oldp).syscalltick.fetch_add(1, Ordering::Relaxed);
+            casgstatus(gp, Status::Syscall, Status::Running);
+            return;
+        }
+        if (*oldp).id >= gomaxprocs() && (*oldp).cas_status(PStatus::Syscall, PStatus::Idle) {
+            // set_procs shrank below it while we were away: retire it.
+            SCHED.lock.lock();
+            procs::retire_locked(oldp);
+            SCHED.lock.unlock();
+        }
+        // Any idle P?
+        SCHED.lock.lock();
+        let pp = idle::pidleget();
+        SCHED.lock.unlock();
+        if !pp.is_null() {
+            acquirep(m, pp);
+            casgstatus(gp, Status::Syscall, Status::Running);
+            return;
+        }
+        // None: queue the goroutine and let this M sleep (on g0).
+        arch::mcall(&mut (*gp).sched, (*m).g0_sp, exitsyscall0, gp);
+    }
+}
+
+unsafe extern "C" fn exitsyscall0(gp: *mut G) -> ! {
+    // SAFETY: on g0 of the M that was running `gp`, which has no P.
+    unsafe {
+        let m = (*gp).m;
+        casgstatus(gp, Status::Syscall, Status::Runnable);
+        (*m).curg = null_mut();
+        (*gp).m = null_mut();
+        SCHED.lock.lock();
+        let pp = idle::pidleget();
+        if pp.is_null() {
+            globrunqput(gp);
+        }
+        SCHED.lock.unlock();
+        if !pp.is_null() {
+            acquirep(m, pp);
+            execute(m, gp, false);
+        }
+        idle::stopm(m);
+        schedule(m)
+    }
+}

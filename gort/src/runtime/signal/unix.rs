@@ -1,0 +1,85 @@
+//! SIGSEGV/SIGBUS handler for guard-page hits (see `signal/mod.rs`).
+
+use crate::runtime::m::getm;
+use crate::runtime::{os, stack};
+use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
+
+/// Handlers that were installed before ours, to chain to. Written once in
+/// `install` (before our handler can run), read-only afterwards.
+struct Previous {
+    segv: UnsafeCell<MaybeUninit<libc::sigaction>>,
+    bus: UnsafeCell<MaybeUninit<libc::sigaction>>,
+}
+
+// SAFETY: written once before the handler is installed, only read afterwards.
+unsafe impl Sync for Previous {}
+
+static PREVIOUS: Previous = Previous {
+    segv: UnsafeCell::new(MaybeUninit::zeroed()),
+    bus: UnsafeCell::new(MaybeUninit::zeroed()),
+};
+
+/// Installs the handler for SIGSEGV and SIGBUS. Called once, at runtime start.
+pub(crate) fn install() {
+    // SAFETY: sigaction with valid pointers; PREVIOUS is written before the new
+    // handler is visible (the old action is returned by the same call that installs
+    // ours, and a fault on another thread in between would find zeroes = SIG_DFL).
+    unsafe {
+        for (sig, slot) in [(libc::SIGSEGV, &PREVIOUS.segv), (libc::SIGBUS, &PREVIOUS.bus)] {
+            let mut sa: libc::sigaction = core::mem::zeroed();
+            sa.sa_sigaction = handler as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, (*slot.get()).as_mut_ptr());
+        }
+    }
+}
+
+extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SIGSEGV/SIGBUS.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    let m = getm();
+    if !m.is_null() {
+        // SAFETY: this thread's own M; its current G's descriptor is live while it
+        // runs. Only plain loads, no locks.
+        unsafe {
+            let gp = (*m).curg;
+            if !gp.is_null() {
+                let s = (*gp).stack;
+                let guard = stack::guard_size();
+                if !s.is_none() && addr < s.lo && addr >= s.lo - guard {
+                    let mut buf = [0u8; 128];
+                    let n = super::format_overflow(&mut buf, (*gp).id, s.size());
+                    os::write_stderr(&buf[..n]);
+                    os::abort();
+                }
+            }
+        }
+    }
+    // Not ours: chain to the previous handler.
+    // SAFETY: PREVIOUS was filled in by `install`.
+    unsafe {
+        let prev = if sig == libc::SIGBUS {
+            (*PREVIOUS.bus.get()).assume_init_ref()
+        } else {
+            (*PREVIOUS.segv.get()).assume_init_ref()
+        };
+        let h = prev.sa_sigaction;
+        if h == libc::SIG_DFL || h == libc::SIG_IGN {
+            // Restore the default action and return: the faulting instruction runs
+            // again and the process dies of the signal, as it would have without us.
+            let mut sa: libc::sigaction = core::mem::zeroed();
+            sa.sa_sigaction = libc::SIG_DFL;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, core::ptr::null_mut());
+        } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                core::mem::transmute(h);
+            f(sig, info, ctx);
+        } else {
+            let f: extern "C" fn(libc::c_int) = core::mem::transmute(h);
+            f(sig);
+        }
+    }
+}
