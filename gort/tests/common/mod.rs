@@ -1,0 +1,31 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+/// Re-runs the current test binary for exactly `test`, with `GORT_TEST_CHILD=mode`
+/// in the environment, and returns its output. The child branch of the test
+/// checks the variable and does the crashing thing; the parent asserts on the
+/// output. This keeps crash tests as ordinary `#[test]` functions.
+pub fn run_child(test: &str, mode: &str, extra_env: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut cmd = Command::new(exe);
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env("GORT_TEST_CHILD", mode)
+        .env("RUST_BACKTRACE", "0");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("spawn child test process")
+}
+
+/// The crash mode this process was started with, if it is a child.
+pub fn child_mode() -> Option<String> {
+    std::env::var("GORT_TEST_CHILD").ok()
+}
+
+/// How many worker/procs configurations a stress test should try. Honours
+/// GORT_PROCS from the environment (CI runs the suite with 1, 2 and 8).
+pub fn procs_from_env() -> usize {
+    gort::procs()
+}

@@ -1,0 +1,94 @@
+//! `sleep`: never early, parks (does not block the thread), many sleepers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+#[test]
+fn sleep_is_never_early() {
+    gort::run(|| {
+        for ms in [1u64, 2, 5, 10, 20] {
+            let t = Instant::now();
+            gort::sleep(Duration::from_millis(ms));
+            assert!(t.elapsed() >= Duration::from_millis(ms));
+        }
+    });
+}
+
+#[test]
+fn zero_sleep_returns() {
+    gort::run(|| gort::sleep(Duration::ZERO));
+    gort::sleep(Duration::ZERO);
+}
+
+#[test]
+fn sleep_outside_goroutine_sleeps_thread() {
+    let t = Instant::now();
+    gort::sleep(Duration::from_millis(3));
+    assert!(t.elapsed() >= Duration::from_millis(3));
+}
+
+#[test]
+fn ten_thousand_sleepers_all_wake_not_early() {
+    let early = Arc::new(AtomicUsize::new(0));
+    gort::run({
+        let early = early.clone();
+        move || {
+            let hs: Vec<_> = (0..10_000u64)
+                .map(|i| {
+                    let early = early.clone();
+                    gort::go(move || {
+                        let d = Duration::from_millis(1 + (i * 7919) % 50);
+                        let t = Instant::now();
+                        gort::sleep(d);
+                        if t.elapsed() < d {
+                            early.fetch_add(1, Ordering::Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+        }
+    });
+    assert_eq!(early.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn sleepers_wake_in_deadline_order() {
+    // Goroutines sleeping 10, 20, ..., 100 ms record their wake order.
+    let order = gort::run(|| {
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let hs: Vec<_> = (1..=10u64)
+            .rev()
+            .map(|i| {
+                let log = log.clone();
+                gort::go(move || {
+                    gort::sleep(Duration::from_millis(i * 10));
+                    log.lock().unwrap().push(i);
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        Arc::try_unwrap(log).unwrap().into_inner().unwrap()
+    });
+    assert_eq!(order, (1..=10).collect::<Vec<u64>>());
+}
+
+#[test]
+fn sleeping_goroutine_does_not_hold_its_thread() {
+    // With every goroutine of this test asleep, others still run to completion.
+    gort::run(|| {
+        let sleepers: Vec<_> = (0..64).map(|_| gort::go(|| gort::sleep(Duration::from_millis(200)))).collect();
+        let t = Instant::now();
+        let n = gort::go(|| (0..1000u64).sum::<u64>()).join().unwrap();
+        assert_eq!(n, 499_500);
+        assert!(sleepers.iter().all(|h| !h.is_finished()) || t.elapsed() >= Duration::from_millis(200));
+        for h in sleepers {
+            h.join().unwrap();
+        }
+    });
+}
