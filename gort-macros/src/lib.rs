@@ -32,7 +32,8 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
         _ => return error("#[gort::main]: expected a function name"),
     };
     match tokens.get(fn_pos + 2) {
-        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis && g.stream().is_empty() => {}
+        Some(TokenTree::Group(g))
+            if g.delimiter() == Delimiter::Parenthesis && g.stream().is_empty() => {}
         _ => return error("#[gort::main] functions take no arguments"),
     }
     if tokens
@@ -50,7 +51,11 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
         {
             rest.iter().cloned().collect()
         }
-        _ => return error("#[gort::main]: unsupported function signature (generics or where clauses)"),
+        _ => {
+            return error(
+                "#[gort::main]: unsupported function signature (generics or where clauses)",
+            );
+        }
     };
     let prefix: TokenStream = tokens[..fn_pos].iter().cloned().collect();
     let out = format!(
@@ -60,7 +65,8 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
             }})
         }}"
     );
-    out.parse().unwrap_or_else(|_| error("#[gort::main]: failed to expand"))
+    out.parse()
+        .unwrap_or_else(|_| error("#[gort::main]: failed to expand"))
 }
 
 fn error(msg: &str) -> TokenStream {

@@ -27,6 +27,7 @@
 compile_error!("gort currently supports x86-64 Unix (System V ABI) only; other ports are planned");
 
 mod control;
+pub mod debug;
 mod runtime;
 mod scope;
 mod spawn;

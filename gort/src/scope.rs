@@ -143,6 +143,8 @@ impl fmt::Debug for Scope<'_, '_> {
 
 impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopedJoinHandle").field("id", &self.id).finish()
+        f.debug_struct("ScopedJoinHandle")
+            .field("id", &self.id)
+            .finish()
     }
 }

@@ -7,6 +7,7 @@ use common::{child_mode, run_child};
 use std::os::unix::process::ExitStatusExt;
 
 #[inline(never)]
+#[allow(unconditional_recursion)] // the point: run off the stack
 fn recurse(n: u64) -> u64 {
     let buf = std::hint::black_box([n; 32]);
     recurse(n + 1) + buf[7]
@@ -36,14 +37,24 @@ fn stack_overflow_is_reported_and_aborts() {
 #[test]
 fn stack_overflow_reports_custom_stack_size() {
     if child_mode().as_deref() == Some("overflow-64k") {
-        let h = gort::Builder::new().stack_size(64 * 1024).spawn(|| recurse(0)).unwrap();
+        let h = gort::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(|| recurse(0))
+            .unwrap();
         let _ = h.join();
         unreachable!();
     }
-    let out = run_child("stack_overflow_reports_custom_stack_size", "overflow-64k", &[]);
+    let out = run_child(
+        "stack_overflow_reports_custom_stack_size",
+        "overflow-64k",
+        &[],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains(": stack overflow (stack size 64 KiB)"), "stderr: {stderr}");
+    assert!(
+        stderr.contains(": stack overflow (stack size 64 KiB)"),
+        "stderr: {stderr}"
+    );
 }
 
 #[test]
@@ -52,9 +63,16 @@ fn stack_overflow_with_env_stack_size() {
         gort::run(|| recurse(0));
         unreachable!();
     }
-    let out = run_child("stack_overflow_with_env_stack_size", "overflow-env", &[("GORT_STACK_SIZE", "128k")]);
+    let out = run_child(
+        "stack_overflow_with_env_stack_size",
+        "overflow-env",
+        &[("GORT_STACK_SIZE", "128k")],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(": stack overflow (stack size 128 KiB)"), "stderr: {stderr}");
+    assert!(
+        stderr.contains(": stack overflow (stack size 128 KiB)"),
+        "stderr: {stderr}"
+    );
 }
 
 #[test]
@@ -77,19 +95,34 @@ fn null_write_in_goroutine_is_a_segfault() {
 fn thread_stack_overflow_still_reported_by_std() {
     if child_mode().as_deref() == Some("thread-overflow") {
         gort::run(|| ()); // runtime (and our handler) installed
-        std::thread::Builder::new().stack_size(128 * 1024).spawn(|| recurse(0)).unwrap().join().unwrap();
+        std::thread::Builder::new()
+            .stack_size(128 * 1024)
+            .spawn(|| recurse(0))
+            .unwrap()
+            .join()
+            .unwrap();
         unreachable!();
     }
-    let out = run_child("thread_stack_overflow_still_reported_by_std", "thread-overflow", &[]);
+    let out = run_child(
+        "thread_stack_overflow_still_reported_by_std",
+        "thread-overflow",
+        &[],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("has overflowed its stack"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("has overflowed its stack"),
+        "stderr: {stderr}"
+    );
 }
 
 #[test]
 fn panic_message_names_the_goroutine() {
     if child_mode().as_deref() == Some("panic") {
-        let h = gort::Builder::new().name("worker-7").spawn(|| -> () { panic!("the sky fell") }).unwrap();
+        let h = gort::Builder::new()
+            .name("worker-7")
+            .spawn(|| -> () { panic!("the sky fell") })
+            .unwrap();
         let id = h.id();
         assert!(h.join().is_err());
         let h2 = gort::go(|| -> () { panic!("second") });
@@ -111,10 +144,50 @@ fn panic_message_names_the_goroutine() {
         .take(2)
         .collect();
     assert!(
-        stderr.contains(&format!("goroutine {} \"worker-7\" panicked at gort/tests/crash.rs:", ids[0])),
+        stderr.contains(&format!(
+            "goroutine {} \"worker-7\" panicked at gort/tests/crash.rs:",
+            ids[0]
+        )),
         "stderr: {stderr}"
     );
     assert!(stderr.contains("the sky fell"));
-    assert!(stderr.contains(&format!("goroutine {} panicked at", ids[1])), "stderr: {stderr}");
-    assert!(!stderr.contains("thread '"), "std's thread message leaked: {stderr}");
+    assert!(
+        stderr.contains(&format!("goroutine {} panicked at", ids[1])),
+        "stderr: {stderr}"
+    );
+    assert!(
+        !stderr.contains("thread '"),
+        "std's thread message leaked: {stderr}"
+    );
+}
+
+#[test]
+fn panic_backtrace_on_a_small_stack_is_symbolised_on_g0() {
+    if child_mode().as_deref() == Some("bt") {
+        // 16 KiB is too little for symbolising a backtrace; the hook must do it
+        // on the system stack.
+        let h = gort::Builder::new()
+            .stack_size(16 * 1024)
+            .spawn(|| -> () { panic!("small") })
+            .unwrap();
+        assert!(h.join().is_err());
+        println!("survived");
+        return;
+    }
+    let out = run_child(
+        "panic_backtrace_on_a_small_stack_is_symbolised_on_g0",
+        "bt",
+        &[("RUST_BACKTRACE", "1")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr: {stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("survived"));
+    assert!(
+        stderr.contains("panicked at") && stderr.contains("small"),
+        "stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains("crash::"),
+        "no symbolised frame in: {stderr}"
+    );
 }

@@ -91,13 +91,20 @@ fn canaries_survive_plain_call() {
 fn callee_saved_registers_survive_switches() {
     // Many goroutines at once so that some resume on another M.
     let masks = gort::run(|| {
-        let hs: Vec<_> = (0..64).map(|_| gort::go(|| call_with_canaries(switch_a_lot))).collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect::<Vec<u64>>()
+        let hs: Vec<_> = (0..64)
+            .map(|_| gort::go(|| call_with_canaries(switch_a_lot)))
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<Vec<u64>>()
     });
     for (i, m) in masks.iter().enumerate() {
         assert_eq!(*m, 0, "goroutine {i}: clobbered mask {m:#b}");
     }
     if gort::procs() > 1 {
-        assert!(THREAD_CHANGES.load(Ordering::Relaxed) > 0, "no goroutine migrated; test proves little");
+        assert!(
+            THREAD_CHANGES.load(Ordering::Relaxed) > 0,
+            "no goroutine migrated; test proves little"
+        );
     }
 }

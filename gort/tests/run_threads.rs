@@ -1,7 +1,7 @@
 //! `run` from many OS threads at once, repeatedly.
 
-use std::sync::Barrier;
 use std::sync::Arc;
+use std::sync::Barrier;
 
 #[test]
 fn run_from_8_threads_at_once() {
@@ -14,10 +14,14 @@ fn run_from_8_threads_at_once() {
                 let mut acc = 0;
                 for round in 0..50u64 {
                     acc += gort::run(move || {
-                        let hs: Vec<_> = (0..20u64).map(|i| gort::go(move || {
-                            gort::yield_now();
-                            t * 1000 + round + i
-                        })).collect();
+                        let hs: Vec<_> = (0..20u64)
+                            .map(|i| {
+                                gort::go(move || {
+                                    gort::yield_now();
+                                    t * 1000 + round + i
+                                })
+                            })
+                            .collect();
                         hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
                     });
                 }
@@ -27,7 +31,9 @@ fn run_from_8_threads_at_once() {
         .collect();
     for (t, th) in ts.into_iter().enumerate() {
         let t = t as u64;
-        let expect: u64 = (0..50u64).map(|r| (0..20u64).map(|i| t * 1000 + r + i).sum::<u64>()).sum();
+        let expect: u64 = (0..50u64)
+            .map(|r| (0..20u64).map(|i| t * 1000 + r + i).sum::<u64>())
+            .sum();
         assert_eq!(th.join().unwrap(), expect);
     }
 }

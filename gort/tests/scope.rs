@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[test]
 fn scope_borrows_locals() {
-    let data = vec![1u64, 2, 3, 4, 5, 6, 7, 8];
+    let data = [1u64, 2, 3, 4, 5, 6, 7, 8];
     let total = AtomicUsize::new(0);
     gort::scope(|s| {
         for chunk in data.chunks(2) {

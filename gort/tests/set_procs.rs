@@ -36,16 +36,22 @@ fn set_procs_grows_and_shrinks_under_load() {
     for w in workers {
         w.join().unwrap();
     }
-    let expect: u64 = (0..64u64).map(|i| (0..2000u64).map(|j| i * j).sum::<u64>()).sum();
+    let expect: u64 = (0..64u64)
+        .map(|i| (0..2000u64).map(|j| i * j).sum::<u64>())
+        .sum();
     assert_eq!(total.load(Ordering::Relaxed), expect);
 
     // With one P, goroutines still all complete (and timers still fire).
     gort::set_procs(1);
     let n = gort::run(|| {
-        let hs: Vec<_> = (0..1000).map(|i| gort::go(move || {
-            gort::sleep(Duration::from_micros(50 * (i % 7)));
-            i
-        })).collect();
+        let hs: Vec<_> = (0..1000)
+            .map(|i| {
+                gort::go(move || {
+                    gort::sleep(Duration::from_micros(50 * (i % 7)));
+                    i
+                })
+            })
+            .collect();
         hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
     });
     assert_eq!(n, 499_500);

@@ -82,11 +82,15 @@ fn sleepers_wake_in_deadline_order() {
 fn sleeping_goroutine_does_not_hold_its_thread() {
     // With every goroutine of this test asleep, others still run to completion.
     gort::run(|| {
-        let sleepers: Vec<_> = (0..64).map(|_| gort::go(|| gort::sleep(Duration::from_millis(200)))).collect();
+        let sleepers: Vec<_> = (0..64)
+            .map(|_| gort::go(|| gort::sleep(Duration::from_millis(200))))
+            .collect();
         let t = Instant::now();
         let n = gort::go(|| (0..1000u64).sum::<u64>()).join().unwrap();
         assert_eq!(n, 499_500);
-        assert!(sleepers.iter().all(|h| !h.is_finished()) || t.elapsed() >= Duration::from_millis(200));
+        assert!(
+            sleepers.iter().all(|h| !h.is_finished()) || t.elapsed() >= Duration::from_millis(200)
+        );
         for h in sleepers {
             h.join().unwrap();
         }

@@ -36,8 +36,14 @@ fn panics_are_isolated_and_payload_returned() {
     assert_eq!(p.downcast_ref::<u64>(), Some(&1234));
     // The runtime still works after a panic, and siblings are unaffected.
     let ok = gort::run(|| {
-        let bad: Vec<_> = (0..50).map(|i| gort::go(move || if i % 2 == 0 { panic!("even {i}") } else { i })).collect();
-        bad.into_iter().filter(|_| true).map(|h| h.join()).filter(|r| r.is_ok()).count()
+        let bad: Vec<_> = (0..50)
+            .map(|i| gort::go(move || if i % 2 == 0 { panic!("even {i}") } else { i }))
+            .collect();
+        bad.into_iter()
+            .filter(|_| true)
+            .map(|h| h.join())
+            .filter(|r| r.is_ok())
+            .count()
     });
     assert_eq!(ok, 25);
 }
@@ -73,13 +79,23 @@ fn builder_name_and_stack_size() {
             // Use ~2 MiB of stack: only fits in the requested size.
             fn deep(n: u32) -> u64 {
                 let buf = [n as u8; 1024];
-                if n == 0 { buf[0] as u64 } else { deep(n - 1) + std::hint::black_box(buf)[3] as u64 }
+                if n == 0 {
+                    buf[0] as u64
+                } else {
+                    deep(n - 1) + std::hint::black_box(buf)[3] as u64
+                }
             }
             deep(2000)
         })
         .unwrap();
-    assert_eq!(h.join().unwrap(), (1..=2000u64).map(|n| n as u8 as u64).sum::<u64>());
-    let err = gort::Builder::new().stack_size(100).spawn(|| ()).unwrap_err();
+    assert_eq!(
+        h.join().unwrap(),
+        (1..=2000u64).map(|n| n as u8 as u64).sum::<u64>()
+    );
+    let err = gort::Builder::new()
+        .stack_size(100)
+        .spawn(|| ())
+        .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 }
 

@@ -24,15 +24,20 @@ pub(crate) fn install_hook() {
         // SAFETY: the running goroutine's own descriptor.
         let (id, name) = unsafe { ((*gp).id, (*gp).name.as_deref().map(str::to_owned)) };
         let msg = payload_str(info.payload());
-        let loc = info
-            .location()
-            .map_or_else(String::new, |l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()));
+        let loc = info.location().map_or_else(String::new, |l| {
+            format!(" at {}:{}:{}", l.file(), l.line(), l.column())
+        });
         let who = match name {
             Some(n) => format!("goroutine {id} \"{n}\""),
             None => format!("goroutine {id}"),
         };
         let backtrace = match std::env::var("RUST_BACKTRACE") {
-            Ok(v) if v != "0" => format!("{}\n", std::backtrace::Backtrace::force_capture()),
+            Ok(v) if v != "0" => {
+                // Walk the goroutine's own stack here; symbolise on g0, which has
+                // the room (a goroutine stack may be nearly exhausted or small).
+                let bt = std::backtrace::Backtrace::force_capture();
+                super::sched::systemstack(|| format!("{bt}\n"))
+            }
             _ => String::new(),
         };
         // One write so lines from concurrent panics do not interleave.

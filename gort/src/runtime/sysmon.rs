@@ -13,9 +13,9 @@
 //! long sleep wakes it, so a hand-off always happens within ~20–40 µs. When every P
 //! is idle sysmon sleeps until a P starts running again.
 
+use super::os;
 use super::p::PStatus;
 use super::sched::{self, SCHED, gomaxprocs, handoffp, procs};
-use super::os;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Go's values: start at 20 µs, double after 50 idle ticks, cap at 10 ms.

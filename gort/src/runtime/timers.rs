@@ -98,16 +98,6 @@ impl Timers {
         ran
     }
 
-    /// Removes and returns every timer (a P being destroyed hands them over).
-    pub(crate) fn take_all(&self) -> Vec<TimerEntry> {
-        self.lock.lock();
-        // SAFETY: lock held.
-        let v = core::mem::take(unsafe { &mut *self.heap.get() });
-        self.timer0_when.store(0, Ordering::SeqCst);
-        self.lock.unlock();
-        v
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.lock.lock();
         // SAFETY: lock held.

@@ -52,10 +52,13 @@ pub(crate) fn futex_wake(word: *const AtomicU32, n: i32) {
 /// Monotonic time in nanoseconds (CLOCK_MONOTONIC counts from boot, so never 0).
 #[inline]
 pub(crate) fn nanotime() -> i64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
 pub(crate) fn page_size() -> usize {

@@ -103,7 +103,9 @@ pub(crate) fn newproc(
         (*gp).id = id;
         (*gp).entry = Some(task);
         (*gp).name = name;
-        (*gp).status.store(Status::Runnable as u32, Ordering::Release);
+        (*gp)
+            .status
+            .store(Status::Runnable as u32, Ordering::Release);
     }
     SCHED.ngoroutines.fetch_add(1, Ordering::SeqCst);
     if pp.is_null() {

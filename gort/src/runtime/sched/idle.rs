@@ -148,7 +148,7 @@ pub(crate) unsafe fn stopm(m: *mut M) {
     // SAFETY: per the contract.
     unsafe {
         if (*m).locks != 0 || !(*m).p.is_null() || (*m).spinning {
-            fatal("stopm: bad M state");
+            fatal(&format!("stopm: M{} in a bad state", (*m).id));
         }
         SCHED.lock.lock();
         mput(m);

@@ -39,6 +39,7 @@ mod park;
 pub(crate) mod procs;
 pub(crate) mod runq;
 mod syscall;
+mod systemstack;
 
 pub(crate) use gfree::newproc;
 pub(crate) use idle::{handoffp, stopm, wakep};
@@ -46,6 +47,7 @@ pub(crate) use park::{
     can_park, goexit, gopark, goready, goready_batch, gosched, unlock_lock_and_park,
 };
 pub(crate) use syscall::{entersyscall, exitsyscall};
+pub(crate) use systemstack::systemstack;
 
 use super::g::{G, Status, casgstatus};
 use super::lock::Lock;
@@ -347,7 +349,7 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
             let mut now = check_timers(pp);
 
             // Fairness: the global queue cannot starve behind local work.
-            if (*pp).schedtick % GLOBAL_POLL_INTERVAL == 0
+            if (*pp).schedtick.is_multiple_of(GLOBAL_POLL_INTERVAL)
                 && SCHED.runqsize.load(Ordering::Relaxed) > 0
             {
                 SCHED.lock.lock();
@@ -481,10 +483,9 @@ unsafe fn steal_work(m: *mut M, now: i64) -> (*mut G, bool) {
                 if st == PStatus::Idle {
                     continue;
                 }
-                if let Some(gp) =
-                    (*pp)
-                        .runq
-                        .steal_from(&(*p2).runq, last, st == PStatus::Running)
+                if let Some(gp) = (*pp)
+                    .runq
+                    .steal_from(&(*p2).runq, last, st == PStatus::Running)
                 {
                     SCHED.nsteal.fetch_add(1, Ordering::Relaxed);
                     return (gp, false);

@@ -24,7 +24,6 @@ use crate::runtime::lock::Lock;
 use crate::runtime::m::{M, getm};
 use crate::runtime::{fatal, gfree};
 use core::ptr::null_mut;
-use core::sync::atomic::Ordering;
 
 /// True if the caller is a goroutine that may park (it holds a P and is not inside
 /// `blocking`). Outside, blocking operations block the OS thread instead.
@@ -164,9 +163,4 @@ unsafe extern "C" fn goexit0(gp: *mut G) -> ! {
         gfree::gfput((*m).p, gp);
         schedule(m)
     }
-}
-
-/// Number of goroutines spawned and not finished.
-pub(crate) fn ngoroutines() -> usize {
-    SCHED.ngoroutines.load(Ordering::SeqCst)
 }

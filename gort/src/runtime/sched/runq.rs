@@ -149,7 +149,13 @@ impl RunQueue {
     /// is empty and `steal_runnext`; if `victim_running`, first lets the victim's
     /// M a moment to run it itself (it was probably just readied and is about to
     /// run; stealing it would only bounce it between threads).
-    fn grab(&self, dst: &RunQueue, dst_tail: u32, steal_runnext: bool, victim_running: bool) -> u32 {
+    fn grab(
+        &self,
+        dst: &RunQueue,
+        dst_tail: u32,
+        steal_runnext: bool,
+        victim_running: bool,
+    ) -> u32 {
         loop {
             let h = self.head.load(Acquire);
             let t = self.tail.load(Acquire);

@@ -26,7 +26,10 @@ pub(crate) fn install() {
     // handler is visible (the old action is returned by the same call that installs
     // ours, and a fault on another thread in between would find zeroes = SIG_DFL).
     unsafe {
-        for (sig, slot) in [(libc::SIGSEGV, &PREVIOUS.segv), (libc::SIGBUS, &PREVIOUS.bus)] {
+        for (sig, slot) in [
+            (libc::SIGSEGV, &PREVIOUS.segv),
+            (libc::SIGBUS, &PREVIOUS.bus),
+        ] {
             let mut sa: libc::sigaction = core::mem::zeroed();
             sa.sa_sigaction = handler as *const () as usize;
             sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;

@@ -221,11 +221,10 @@ pub(crate) fn stackfree(s: Stack) {
     CLASSES.lock.lock();
     // SAFETY: lock held.
     let classes = unsafe { &mut *CLASSES.classes.get() };
-    match classes.iter_mut().find(|c| c.size == s.size()) {
-        Some(c) => c.free.push(s.lo),
-        // Class evicted meanwhile: the slot stays reserved (address space only;
-        // its pages were just released).
-        None => {}
+    // If the class was evicted meanwhile, the slot stays reserved (address space
+    // only; its pages were just released).
+    if let Some(c) = classes.iter_mut().find(|c| c.size == s.size()) {
+        c.free.push(s.lo);
     }
     CLASSES.lock.unlock();
 }

@@ -1,0 +1,50 @@
+//! `systemstack(f)`: run `f` on the M's g0 stack (Go's `systemstack`).
+//!
+//! For work that needs more stack than a goroutine may have left (formatting a
+//! panic backtrace: symbolisation takes tens of KiB) or must not run on a goroutine
+//! stack at all. The goroutine cannot be switched out while `f` runs, so `f` must
+//! not park, yield or sleep; a panic in `f` aborts (it runs behind an `extern "C"`
+//! frame, which cannot unwind).
+
+use crate::runtime::arch;
+use crate::runtime::m::getm;
+
+pub(crate) fn systemstack<F: FnOnce() -> R, R>(f: F) -> R {
+    let m = getm();
+    let here = &m as *const _ as usize;
+    // SAFETY: the current thread's own M and its running G's descriptor.
+    let on_goroutine_stack = !m.is_null()
+        && unsafe {
+            let gp = (*m).curg;
+            !gp.is_null() && (*gp).stack.lo <= here && here < (*gp).stack.hi
+        };
+    if !on_goroutine_stack {
+        // Already on g0 (or a plain thread's own stack).
+        return f();
+    }
+    struct Env<F, R> {
+        f: Option<F>,
+        r: Option<R>,
+    }
+    unsafe extern "C" fn tramp<F: FnOnce() -> R, R>(arg: *mut u8) {
+        // SAFETY: `arg` is the `Env` on the goroutine stack below, which stays
+        // live (and untouched by anyone else) until `systemstack_switch` returns.
+        let env = unsafe { &mut *(arg as *mut Env<F, R>) };
+        let f = env.f.take().expect("systemstack: closure taken twice");
+        env.r = Some(f());
+    }
+    let mut env = Env {
+        f: Some(f),
+        r: None,
+    };
+    // SAFETY: we are on a goroutine stack of this M (checked above), so nothing is
+    // live on g0; the goroutine cannot move to another M during `f`.
+    unsafe {
+        arch::systemstack_switch(
+            &mut env as *mut Env<F, R> as *mut u8,
+            tramp::<F, R>,
+            (*m).g0_sp,
+        );
+    }
+    env.r.expect("systemstack: no result")
+}
