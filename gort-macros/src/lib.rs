@@ -7,7 +7,7 @@
 //! `Result<_, E: Debug>` while only an `ExitCode` (which is `Send`) crosses back
 //! to the main thread.
 
-use proc_macro::{Delimiter, TokenStream, TokenTree};
+use proc_macro::{Delimiter, Group, TokenStream, TokenTree};
 
 /// Runs `main`'s body as the first goroutine; see `gort::main`.
 #[proc_macro_attribute]
@@ -57,16 +57,26 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
             );
         }
     };
-    let prefix: TokenStream = tokens[..fn_pos].iter().cloned().collect();
-    let out = format!(
-        "{prefix} fn {name}() -> ::std::process::ExitCode {{
-            ::gort::run(move || -> ::std::process::ExitCode {{
-                ::std::process::Termination::report((move || -> {ret} {body})())
-            }})
-        }}"
-    );
-    out.parse()
-        .unwrap_or_else(|_| error("#[gort::main]: failed to expand"))
+    // The user's return type and body are spliced in as tokens (not re-parsed
+    // text) so that their spans, and so panic locations and error messages, point
+    // at the user's code.
+    let mut closure: TokenStream = "move || ->".parse().unwrap();
+    closure.extend(ret);
+    closure.extend([TokenTree::Group(body)]);
+    let mut report_arg = TokenStream::new();
+    report_arg.extend([TokenTree::Group(Group::new(Delimiter::Parenthesis, closure))]);
+    report_arg.extend("()".parse::<TokenStream>().unwrap());
+    let mut report: TokenStream = "::std::process::Termination::report".parse().unwrap();
+    report.extend([TokenTree::Group(Group::new(Delimiter::Parenthesis, report_arg))]);
+    let mut goroutine: TokenStream = "move || -> ::std::process::ExitCode".parse().unwrap();
+    goroutine.extend([TokenTree::Group(Group::new(Delimiter::Brace, report))]);
+    let mut run: TokenStream = "::gort::run".parse().unwrap();
+    run.extend([TokenTree::Group(Group::new(Delimiter::Parenthesis, goroutine))]);
+
+    let mut out: TokenStream = tokens[..fn_pos].iter().cloned().collect();
+    out.extend(format!("fn {name}() -> ::std::process::ExitCode").parse::<TokenStream>().unwrap());
+    out.extend([TokenTree::Group(Group::new(Delimiter::Brace, run))]);
+    out
 }
 
 fn error(msg: &str) -> TokenStream {

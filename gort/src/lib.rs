@@ -44,6 +44,22 @@ pub use spawn::{Builder, GoroutineId, JoinHandle, go};
 ///
 /// ```
 /// #[gort::main]
+/// fn main() -> std::process::ExitCode {
+///     std::process::ExitCode::from(gort::go(|| 0u8).join().unwrap())
+/// }
+/// ```
+///
+/// An `Err` from `main` is reported and the process exits with a failure status:
+///
+/// ```should_panic
+/// #[gort::main]
+/// fn main() -> Result<(), String> {
+///     Err(gort::go(|| String::from("failed in a goroutine")).join().unwrap())
+/// }
+/// ```
+///
+/// ```
+/// #[gort::main]
 /// fn main() -> Result<(), std::num::ParseIntError> {
 ///     let n: u32 = "42".parse()?;
 ///     assert_eq!(gort::go(move || n + 1).join().unwrap(), 43);

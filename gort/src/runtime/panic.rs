@@ -36,7 +36,11 @@ pub(crate) fn install_hook() {
                 // Walk the goroutine's own stack here; symbolise on g0, which has
                 // the room (a goroutine stack may be nearly exhausted or small).
                 let bt = std::backtrace::Backtrace::force_capture();
-                super::sched::systemstack(|| format!("{bt}\n"))
+                let full = v == "full";
+                super::sched::systemstack(|| {
+                    let text = bt.to_string();
+                    if full { text } else { short_backtrace(&text) }
+                })
             }
             _ => String::new(),
         };
@@ -44,6 +48,47 @@ pub(crate) fn install_hook() {
         let text = format!("{who} panicked{loc}:\n{msg}\n{backtrace}");
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     }));
+}
+
+/// Trims a formatted backtrace the way std's `RUST_BACKTRACE=1` does: drop the
+/// panic machinery above the panicking frame and the runtime below the goroutine's
+/// closure.
+fn short_backtrace(text: &str) -> String {
+    // Split into frames: a frame starts with a line like "  12: symbol".
+    let mut frames: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        let starts_frame = t.split_once(": ").is_some_and(|(n, _)| n.parse::<u32>().is_ok());
+        match frames.last_mut() {
+            Some(f) if !starts_frame => {
+                f.push('\n');
+                f.push_str(line);
+            }
+            _ => frames.push(line.to_owned()),
+        }
+    }
+    let is_panic_machinery = |f: &String| {
+        f.contains("rust_begin_unwind")
+            || f.contains("core::panicking::")
+            || f.contains("std::panicking::begin_panic")
+            || f.contains("std::rt::panic_fmt")
+    };
+    let is_root = |f: &String| {
+        f.contains("std::panicking::catch_unwind")
+            || f.contains("std::panic::catch_unwind")
+            || f.contains("std::panicking::try")
+    };
+    let start = frames.iter().rposition(is_panic_machinery).map_or(0, |i| i + 1);
+    let end = frames[start..].iter().position(is_root).map_or(frames.len(), |i| start + i);
+    let mut out = String::from("stack backtrace:\n");
+    for f in &frames[start..end] {
+        out.push_str(f);
+        out.push('\n');
+    }
+    out.push_str(
+        "note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace.\n",
+    );
+    out
 }
 
 pub(crate) fn payload_str(p: &(dyn std::any::Any + Send)) -> &str {
