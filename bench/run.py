@@ -232,12 +232,17 @@ def machine_header() -> list[tuple[str, str]]:
         max_map = Path("/proc/sys/vm/max_map_count").read_text().strip()
     except OSError:
         max_map = "unknown"
+    try:
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        load = "unknown"
     return [
         ("nproc", str(os.cpu_count())),
         ("CPU", cpu),
         ("memory", mem),
         ("kernel", f"{platform.system()} {platform.release()}"),
         ("vm.max_map_count", max_map),
+        ("load average at start", load),
     ]
 
 
@@ -284,6 +289,7 @@ def main(argv: list[str]) -> int:
         pass
 
     started = _dt.datetime.now(_dt.timezone.utc)
+    machine = machine_header()  # before the runs: includes the load average at start
     results: dict[str, dict[str, list[Run]]] = {}
     for w in selected:
         results[w] = {i: [] for i in impls}
@@ -294,13 +300,13 @@ def main(argv: list[str]) -> int:
                 status = run.line if run.ok else f"FAILED: {run.error}"
                 log(f"[{w} round {r}/{rounds}] {i:5} {run.seconds:6.1f}s  {status}")
 
-    md = report(argv, selected, impls, rounds, ns, results, started, workspace_root)
+    md = report(argv, selected, impls, rounds, ns, results, started, machine, workspace_root)
     out_path.write_text(md)
     log(f"wrote {out_path}")
     return 0
 
 
-def report(argv, selected, impls, rounds, ns, results, started, workspace_root) -> str:
+def report(argv, selected, impls, rounds, ns, results, started, machine, workspace_root) -> str:
     peers = [i for i in impls if i != "gort"] if "gort" in impls else []
     L: list[str] = []
     L.append("# gort benchmark results")
@@ -313,7 +319,7 @@ def report(argv, selected, impls, rounds, ns, results, started, workspace_root) 
     L.append("|---|---|")
     header = [
         ("date", started.strftime("%Y-%m-%d %H:%M:%S UTC")),
-        *machine_header(),
+        *machine,
         ("go", capture(["go", "version"])),
         ("rustc", capture(["rustc", "--version"])),
         ("peer crates", crate_versions(workspace_root)),
@@ -356,7 +362,7 @@ def report(argv, selected, impls, rounds, ns, results, started, workspace_root) 
 
         notes = []
         threads = {i: sorted({r.values.get("threads", "?") for r in runs[i] if r.ok}) for i in impls}
-        notes.append("worker threads: " + ", ".join(f"{i} {'/'.join(t) or '?'}" for i, t in threads.items()))
+        notes.append("worker threads: " + ", ".join(f"{i} {'/'.join(t) or '–'}" for i, t in threads.items()))
         for i in impls:
             errs = sorted({r.error for r in runs[i] if not r.ok})
             for e in errs:

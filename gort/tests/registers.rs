@@ -64,19 +64,31 @@ fn thread_id() -> u64 {
     unsafe { libc::gettid() as u64 }
 }
 
-/// Switches goroutines in every way the runtime offers.
+/// Switches goroutines in every way the runtime offers, counting how often it
+/// resumed on a different OS thread.
 extern "C" fn switch_a_lot() {
-    let start = thread_id();
+    let mut last = thread_id();
+    let mut note_thread = || {
+        let now = thread_id();
+        if now != last {
+            THREAD_CHANGES.fetch_add(1, Ordering::Relaxed);
+            last = now;
+        }
+    };
     for i in 0..20 {
         gort::yield_now();
+        note_thread();
         if i % 5 == 0 {
             gort::sleep(Duration::from_micros(200));
+            note_thread();
+            // A blocking call long enough for sysmon to hand the P off: the
+            // goroutine then resumes on whichever M picks it up.
+            gort::blocking(|| std::thread::sleep(Duration::from_millis(1)));
+            note_thread();
         }
         let h = gort::go(move || i * 2);
         assert_eq!(h.join().unwrap(), i * 2);
-    }
-    if thread_id() != start {
-        THREAD_CHANGES.fetch_add(1, Ordering::Relaxed);
+        note_thread();
     }
 }
 
