@@ -64,17 +64,30 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     closure.extend(ret);
     closure.extend([TokenTree::Group(body)]);
     let mut report_arg = TokenStream::new();
-    report_arg.extend([TokenTree::Group(Group::new(Delimiter::Parenthesis, closure))]);
+    report_arg.extend([TokenTree::Group(Group::new(
+        Delimiter::Parenthesis,
+        closure,
+    ))]);
     report_arg.extend("()".parse::<TokenStream>().unwrap());
     let mut report: TokenStream = "::std::process::Termination::report".parse().unwrap();
-    report.extend([TokenTree::Group(Group::new(Delimiter::Parenthesis, report_arg))]);
+    report.extend([TokenTree::Group(Group::new(
+        Delimiter::Parenthesis,
+        report_arg,
+    ))]);
     let mut goroutine: TokenStream = "move || -> ::std::process::ExitCode".parse().unwrap();
     goroutine.extend([TokenTree::Group(Group::new(Delimiter::Brace, report))]);
     let mut run: TokenStream = "::gort::run".parse().unwrap();
-    run.extend([TokenTree::Group(Group::new(Delimiter::Parenthesis, goroutine))]);
+    run.extend([TokenTree::Group(Group::new(
+        Delimiter::Parenthesis,
+        goroutine,
+    ))]);
 
     let mut out: TokenStream = tokens[..fn_pos].iter().cloned().collect();
-    out.extend(format!("fn {name}() -> ::std::process::ExitCode").parse::<TokenStream>().unwrap());
+    out.extend(
+        format!("fn {name}() -> ::std::process::ExitCode")
+            .parse::<TokenStream>()
+            .unwrap(),
+    );
     out.extend([TokenTree::Group(Group::new(Delimiter::Brace, run))]);
     out
 }

@@ -11,7 +11,10 @@ fn main() {
     let t = Instant::now();
     let handles: Vec<_> = (0..100_000u64).map(|i| gort::go(move || i * i)).collect();
     let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    println!("1. spawned and joined 100 000 goroutines in {:?} (sum of squares {sum})", t.elapsed());
+    println!(
+        "1. spawned and joined 100 000 goroutines in {:?} (sum of squares {sum})",
+        t.elapsed()
+    );
 
     // 2. Scoped goroutines borrow from the stack, like std::thread::scope.
     let data: Vec<u64> = (1..=1_000_000).collect();
@@ -22,7 +25,10 @@ fn main() {
             s.go(move || total.fetch_add(chunk.iter().sum::<u64>(), Ordering::Relaxed));
         }
     });
-    println!("2. 100 scoped goroutines summed a borrowed Vec: {}", total.load(Ordering::Relaxed));
+    println!(
+        "2. 100 scoped goroutines summed a borrowed Vec: {}",
+        total.load(Ordering::Relaxed)
+    );
 
     // 3. Sleeping parks the goroutine, not the thread: 10 000 sleepers of 1–50 ms
     //    finish in about the longest sleep.
@@ -33,7 +39,10 @@ fn main() {
     for h in sleepers {
         h.join().unwrap();
     }
-    println!("3. 10 000 goroutines slept 1–50 ms each; all done in {:?}", t.elapsed());
+    println!(
+        "3. 10 000 goroutines slept 1–50 ms each; all done in {:?}",
+        t.elapsed()
+    );
 
     // 4. Blocking calls hand the processor off: with ONE processor, a goroutine
     //    stuck in a blocking call does not stop the one that will release it.
@@ -43,13 +52,22 @@ fn main() {
     gort::sleep(Duration::from_millis(10));
     let sender = gort::go(move || tx.send("released by another goroutine").unwrap());
     sender.join().unwrap();
-    println!("4. with procs = 1, a blocked goroutine was {}", waiter.join().unwrap());
+    println!(
+        "4. with procs = 1, a blocked goroutine was {}",
+        waiter.join().unwrap()
+    );
     gort::set_procs(old);
 
     // 5. A panicking goroutine does not take the program down: join returns it.
-    let h = gort::Builder::new().name("doomed").spawn(|| -> u32 { panic!("oops") }).unwrap();
+    let h = gort::Builder::new()
+        .name("doomed")
+        .spawn(|| -> u32 { panic!("oops") })
+        .unwrap();
     let err = h.join().unwrap_err();
-    println!("5. a goroutine panicked and join() returned Err({:?})", err.downcast_ref::<&str>().unwrap());
+    println!(
+        "5. a goroutine panicked and join() returned Err({:?})",
+        err.downcast_ref::<&str>().unwrap()
+    );
 
     let s = gort::debug::stats();
     println!(

@@ -58,7 +58,9 @@ fn short_backtrace(text: &str) -> String {
     let mut frames: Vec<String> = Vec::new();
     for line in text.lines() {
         let t = line.trim_start();
-        let starts_frame = t.split_once(": ").is_some_and(|(n, _)| n.parse::<u32>().is_ok());
+        let starts_frame = t
+            .split_once(": ")
+            .is_some_and(|(n, _)| n.parse::<u32>().is_ok());
         match frames.last_mut() {
             Some(f) if !starts_frame => {
                 f.push('\n');
@@ -78,8 +80,14 @@ fn short_backtrace(text: &str) -> String {
             || f.contains("std::panic::catch_unwind")
             || f.contains("std::panicking::try")
     };
-    let start = frames.iter().rposition(is_panic_machinery).map_or(0, |i| i + 1);
-    let end = frames[start..].iter().position(is_root).map_or(frames.len(), |i| start + i);
+    let start = frames
+        .iter()
+        .rposition(is_panic_machinery)
+        .map_or(0, |i| i + 1);
+    let end = frames[start..]
+        .iter()
+        .position(is_root)
+        .map_or(frames.len(), |i| start + i);
     let mut out = String::from("stack backtrace:\n");
     for f in &frames[start..end] {
         out.push_str(f);

@@ -1,7 +1,10 @@
 //! sysmon: the monitor thread (Go's `sysmon`). It runs without a P and watches
 //! the Ps from outside.
 //!
-//! Today it does one job: **retake** Ps whose M has been inside `blocking` for
+//! It **scavenges**: every `SCAVENGE_PERIOD_NS` it gives the memory of surplus
+//! pooled stacks back to the kernel (`gfree::scavenge`), off the spawn/exit path.
+//!
+//! And it **retakes** Ps whose M has been inside `blocking` for
 //! more than one sysmon tick, and hand them to another M (see `sched/syscall.rs`).
 //! A P seen in the same syscall on two consecutive ticks (its `syscalltick` has not
 //! moved) is retaken, unless it has no work and other Ms/Ps are free to take new
@@ -11,11 +14,11 @@
 //! Tick: 20 µs while it is finding work to do; after 50 idle ticks (1 ms) the
 //! sleep doubles up to 10 ms. A goroutine entering `blocking` while sysmon is in a
 //! long sleep wakes it, so a hand-off always happens within ~20–40 µs. When every P
-//! is idle sysmon sleeps until a P starts running again.
+//! is idle sysmon sleeps until a P starts running again (after a last scavenge).
 
 use super::os;
 use super::p::PStatus;
-use super::sched::{self, SCHED, gomaxprocs, handoffp, procs};
+use super::sched::{self, SCHED, gfree, gomaxprocs, handoffp, procs};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Go's values: start at 20 µs, double after 50 idle ticks, cap at 10 ms.
@@ -67,6 +70,7 @@ fn all_idle() -> bool {
 fn sysmon() {
     let mut idle = 0u32;
     let mut delay = MIN_DELAY_US;
+    let mut last_scavenge = os::nanotime();
     loop {
         if idle == 0 {
             delay = MIN_DELAY_US;
@@ -77,7 +81,14 @@ fn sysmon() {
             PARKED.store(true, Ordering::SeqCst);
             let seq = WAKE.load(Ordering::SeqCst);
             if all_idle() {
-                os::futex_wait(&WAKE, seq, None);
+                // Sleep for good, unless pooled memory still waits to be released.
+                let timeout = gfree::scavenge_pending().then_some(gfree::SCAVENGE_PERIOD_NS);
+                os::futex_wait(&WAKE, seq, timeout);
+                let now = os::nanotime();
+                if now - last_scavenge >= gfree::SCAVENGE_PERIOD_NS {
+                    gfree::scavenge();
+                    last_scavenge = now;
+                }
             }
             PARKED.store(false, Ordering::SeqCst);
             idle = 0;
@@ -88,10 +99,15 @@ fn sysmon() {
         os::futex_wait(&WAKE, seq, Some(delay as i64 * 1000));
         let woken = WAKE.load(Ordering::SeqCst) != seq;
         DELAY_US.store(MIN_DELAY_US, Ordering::Relaxed);
-        if retake(os::nanotime()) > 0 || woken {
+        let now = os::nanotime();
+        if retake(now) > 0 || woken {
             idle = 0;
         } else {
             idle += 1;
+        }
+        if now - last_scavenge >= gfree::SCAVENGE_PERIOD_NS {
+            gfree::scavenge();
+            last_scavenge = now;
         }
     }
 }
