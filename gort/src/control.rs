@@ -2,11 +2,10 @@
 
 use crate::runtime::g::{G, WaitReason};
 use crate::runtime::m::{getg, getm};
-use crate::runtime::sched::{self, SCHED};
+use crate::runtime::sched;
 use crate::runtime::{self, os};
 use crate::spawn::GoroutineId;
 use core::ptr::null_mut;
-use core::sync::atomic::Ordering;
 use std::panic::resume_unwind;
 use std::time::Duration;
 
@@ -111,7 +110,7 @@ pub fn current_id() -> Option<GoroutineId> {
 /// h.join().unwrap();
 /// ```
 pub fn num_goroutines() -> usize {
-    SCHED.ngoroutines.load(Ordering::SeqCst)
+    sched::ngoroutines()
 }
 
 /// The number of processors: how many goroutines run in parallel (Go's

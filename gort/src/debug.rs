@@ -53,13 +53,21 @@ pub fn stats() -> Stats {
             }
         }
     }
-    let goroutines = SCHED.ngoroutines.load(Ordering::SeqCst);
+    let goroutines = sched::ngoroutines();
+    let (mut switches, mut steals) = (0, 0);
+    for pp in sched::allp() {
+        // SAFETY: Ps are never freed.
+        unsafe {
+            switches += (*pp).counters.switches.load(Ordering::Relaxed);
+            steals += (*pp).counters.steals.load(Ordering::Relaxed);
+        }
+    }
     Stats {
         goroutines,
         procs: sched::gomaxprocs(),
         threads: NTHREADS.load(Ordering::Relaxed),
-        context_switches: SCHED.nswitch.load(Ordering::Relaxed),
-        steals: SCHED.nsteal.load(Ordering::Relaxed),
+        context_switches: switches,
+        steals,
         runnable,
         parked: goroutines.saturating_sub(runnable + running),
         timers,

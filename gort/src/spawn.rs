@@ -7,14 +7,13 @@
 //! `OneShot`, which wakes a joiner parked (goroutine) or blocked (thread) on it.
 
 use crate::runtime::g::{Runnable, WaitReason};
-use crate::runtime::sched::{self, SCHED};
+use crate::runtime::sched;
 use crate::runtime::waiter::OneShot;
 use crate::runtime::{self, stack};
 use crate::scope::ScopeData;
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::num::NonZeroU64;
-use core::sync::atomic::Ordering;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -124,7 +123,7 @@ impl<F: FnOnce() -> T + Send, T: Send> Runnable for Task<F, T> {
         let r = catch_unwind(AssertUnwindSafe(f));
         // Stop counting before the joiner can return: "a goroutine is no longer
         // counted once its join() has returned".
-        SCHED.ngoroutines.fetch_sub(1, Ordering::SeqCst);
+        sched::count_goroutines(-1);
         // SAFETY: nobody reads `result` before `done` is set.
         unsafe { *self.packet.result.get() = Some(r) };
         self.packet.done.set();

@@ -69,6 +69,8 @@ pub(crate) struct G {
     pub entry: Option<Arc<dyn Runnable>>,
     pub name: Option<Box<str>>,
     pub waitreason: WaitReason,
+    /// Created and not yet run (its stack contents do not matter yet).
+    pub fresh: bool,
     /// Wake-up time of the pending `sleep`, in `nanotime` units.
     pub sleep_when: i64,
 }
@@ -85,6 +87,7 @@ impl G {
             entry: None,
             name: None,
             waitreason: WaitReason::None,
+            fresh: false,
             sleep_when: 0,
         }
     }
@@ -106,6 +109,19 @@ pub(crate) fn casgstatus(gp: *mut G, old: Status, new: Status) {
     {
         bad_status(gp, old, new);
     }
+}
+
+/// Moves `gp` from `old` to `new` when the caller owns `gp` exclusively (nothing
+/// else may change its status meanwhile): a checked load and a plain store, no
+/// locked instruction. Transitions that race with a waker use `casgstatus`.
+#[inline]
+pub(crate) fn setgstatus(gp: *mut G, old: Status, new: Status) {
+    // SAFETY: callers pass a live G they own.
+    let st = unsafe { &(*gp).status };
+    if st.load(Ordering::Relaxed) != old as u32 {
+        bad_status(gp, old, new);
+    }
+    st.store(new as u32, Ordering::Release);
 }
 
 #[cold]

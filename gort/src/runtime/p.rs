@@ -18,7 +18,7 @@ use super::m::M;
 use super::sched::runq::RunQueue;
 use super::timers::Timers;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
@@ -31,6 +31,27 @@ pub(crate) enum PStatus {
 
 /// What sysmon saw last time it looked at a P (to measure how long a P has been
 /// in one syscall without timestamps on the hot path).
+/// Per-P counters, written only by the M holding the P (plain load + store, no
+/// locked instruction and no shared cache line on the hot path), read by anyone.
+#[derive(Default)]
+pub(crate) struct PCounters {
+    /// Goroutines created on this P minus goroutines finished on this P.
+    pub gdelta: AtomicI64,
+    pub switches: AtomicU64,
+    pub steals: AtomicU64,
+}
+
+/// Owner-only increment of a per-P counter.
+#[inline]
+pub(crate) fn bump_i64(c: &AtomicI64, d: i64) {
+    c.store(c.load(Ordering::Relaxed) + d, Ordering::Release);
+}
+
+#[inline]
+pub(crate) fn bump_u64(c: &AtomicU64) {
+    c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
 #[derive(Default)]
 pub(crate) struct SysmonTick {
     pub syscalltick: u32,
@@ -52,6 +73,7 @@ pub(crate) struct P {
     pub gfree: *mut G,
     pub ngfree: u32,
     pub timers: Timers,
+    pub counters: PCounters,
     pub sysmon: UnsafeCell<SysmonTick>,
 }
 
@@ -68,6 +90,7 @@ impl P {
             gfree: core::ptr::null_mut(),
             ngfree: 0,
             timers: Timers::new(),
+            counters: PCounters::default(),
             sysmon: UnsafeCell::new(SysmonTick::default()),
         }
     }

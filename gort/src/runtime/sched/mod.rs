@@ -49,14 +49,14 @@ pub(crate) use park::{
 pub(crate) use syscall::{entersyscall, exitsyscall};
 pub(crate) use systemstack::systemstack;
 
-use super::g::{G, Status, casgstatus};
+use super::g::{G, Status, setgstatus};
 use super::lock::Lock;
 use super::m::M;
 use super::p::{P, PStatus};
 use super::{arch, fatal, os, timers};
 use core::cell::UnsafeCell;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use runq::Spill;
 
 /// Upper bound on `procs()`: Ps live in a fixed table so they can be read without
@@ -88,12 +88,10 @@ pub(crate) struct Sched {
     pub allp: [AtomicPtr<P>; MAX_PROCS],
     /// Ps ever created (they are never freed; those ≥ gomaxprocs are Dead).
     pub allp_len: AtomicUsize,
-    /// Goroutines spawned and not yet finished.
-    pub ngoroutines: AtomicUsize,
+    /// Goroutines spawned minus finished, for those spawned or finished without a
+    /// P (plain threads); the rest is counted per P (`P.counters.gdelta`).
+    pub ngoroutines: AtomicI64,
     pub goidgen: AtomicU64,
-    /// Statistics.
-    pub nswitch: AtomicU64,
-    pub nsteal: AtomicU64,
 }
 
 // SAFETY: `locked` is only accessed with `lock` held; everything else is atomic.
@@ -114,10 +112,8 @@ pub(crate) static SCHED: Sched = Sched {
     gomaxprocs: AtomicU32::new(0),
     allp: [const { AtomicPtr::new(null_mut()) }; MAX_PROCS],
     allp_len: AtomicUsize::new(0),
-    ngoroutines: AtomicUsize::new(0),
+    ngoroutines: AtomicI64::new(0),
     goidgen: AtomicU64::new(0),
-    nswitch: AtomicU64::new(0),
-    nsteal: AtomicU64::new(0),
 };
 
 impl Sched {
@@ -130,6 +126,30 @@ impl Sched {
         // SAFETY: per the contract, the lock serialises all access.
         unsafe { &mut *self.locked.get() }
     }
+}
+
+/// Counts a goroutine created (+1) or finished (-1) by the caller, on its P if it
+/// holds one (no shared cache line), else on the global counter.
+pub(crate) fn count_goroutines(delta: i64) {
+    let m = super::m::getm();
+    // SAFETY: the current thread's own M and the P it holds.
+    unsafe {
+        if !m.is_null() && !(*m).p.is_null() && !(*m).in_syscall {
+            super::p::bump_i64(&(*(*m).p).counters.gdelta, delta);
+            return;
+        }
+    }
+    SCHED.ngoroutines.fetch_add(delta, Ordering::SeqCst);
+}
+
+/// Goroutines spawned and not yet finished.
+pub(crate) fn ngoroutines() -> usize {
+    let mut n = SCHED.ngoroutines.load(Ordering::SeqCst);
+    for pp in allp() {
+        // SAFETY: Ps are never freed.
+        n += unsafe { (*pp).counters.gdelta.load(Ordering::Acquire) };
+    }
+    n.max(0) as usize
 }
 
 pub(crate) fn gomaxprocs() -> usize {
@@ -180,11 +200,34 @@ pub(crate) unsafe fn releasep(m: *mut M) -> *mut P {
 ///
 /// # Safety
 /// The caller's M holds `pp`; `gp` is Runnable and owned by the caller.
+#[inline]
 pub(crate) unsafe fn runqput(pp: *mut P, gp: *mut G, next: bool) {
+    // SAFETY: P is held by the caller.
+    if let Some(gp) = unsafe { (*pp).runq.put(gp, next) } {
+        // SAFETY: as above.
+        unsafe { runqput_slow(pp, gp) };
+    }
+}
+
+/// The local ring is full: move half of it, plus `gp`, to the global queue.
+#[cold]
+unsafe fn runqput_slow(pp: *mut P, gp: *mut G) {
     let mut spill: Spill = [null_mut(); runq::RUNQ_LEN / 2 + 1];
     // SAFETY: P is held by the caller.
-    let n = unsafe { (*pp).runq.put(gp, next, &mut spill) };
-    if n > 0 {
+    let n = unsafe {
+        loop {
+            match (*pp).runq.put_slow(gp, &mut spill) {
+                Some(n) => break n,
+                // Thieves made room meanwhile.
+                None => {
+                    if (*pp).runq.put(gp, false).is_none() {
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    {
         let batch = &spill[..n];
         // SAFETY: the spilled Gs were just removed from the ring: we own them.
         unsafe {
@@ -298,13 +341,18 @@ pub(crate) unsafe fn schedule(m: *mut M) -> ! {
 pub(crate) unsafe fn execute(m: *mut M, gp: *mut G, inherit: bool) -> ! {
     // SAFETY: per the contract.
     unsafe {
+        let pp = (*m).p;
+        if (*gp).fresh {
+            (*gp).fresh = false;
+            gfree::take_hot_stack(pp, gp);
+        }
         (*m).curg = gp;
         (*gp).m = m;
-        casgstatus(gp, Status::Runnable, Status::Running);
+        setgstatus(gp, Status::Runnable, Status::Running);
         if !inherit {
-            (*(*m).p).schedtick = (*(*m).p).schedtick.wrapping_add(1);
+            (*pp).schedtick = (*pp).schedtick.wrapping_add(1);
         }
-        SCHED.nswitch.fetch_add(1, Ordering::Relaxed);
+        super::p::bump_u64(&(*pp).counters.switches);
         arch::gogo(&(*gp).sched)
     }
 }
@@ -487,7 +535,7 @@ unsafe fn steal_work(m: *mut M, now: i64) -> (*mut G, bool) {
                     .runq
                     .steal_from(&(*p2).runq, last, st == PStatus::Running)
                 {
-                    SCHED.nsteal.fetch_add(1, Ordering::Relaxed);
+                    super::p::bump_u64(&(*pp).counters.steals);
                     return (gp, false);
                 }
             }

@@ -19,7 +19,7 @@
 
 use super::{SCHED, execute, globrunqput, runqput, schedule, wakep};
 use crate::runtime::arch;
-use crate::runtime::g::{G, Status, WaitReason, casgstatus};
+use crate::runtime::g::{G, Status, WaitReason, casgstatus, setgstatus};
 use crate::runtime::lock::Lock;
 use crate::runtime::m::{M, getm};
 use crate::runtime::{fatal, gfree};
@@ -81,13 +81,13 @@ unsafe extern "C" fn park_m(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`.
     unsafe {
         let m = (*gp).m;
-        casgstatus(gp, Status::Running, Status::Waiting);
+        setgstatus(gp, Status::Running, Status::Waiting);
         (*m).curg = null_mut();
         (*gp).m = null_mut();
         if let Some(f) = (*m).waitunlockf.take() {
             let lock = core::mem::replace(&mut (*m).waitlock, null_mut());
             if !f(gp, lock) {
-                casgstatus(gp, Status::Waiting, Status::Runnable);
+                setgstatus(gp, Status::Waiting, Status::Runnable);
                 execute(m, gp, true);
             }
         }
@@ -134,7 +134,7 @@ unsafe extern "C" fn gosched_m(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`.
     unsafe {
         let m: *mut M = (*gp).m;
-        casgstatus(gp, Status::Running, Status::Runnable);
+        setgstatus(gp, Status::Running, Status::Runnable);
         (*m).curg = null_mut();
         (*gp).m = null_mut();
         runqput((*m).p, gp, false);
@@ -152,7 +152,7 @@ unsafe extern "C" fn goexit0(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`; nothing references its stack.
     unsafe {
         let m = (*gp).m;
-        casgstatus(gp, Status::Running, Status::Dead);
+        setgstatus(gp, Status::Running, Status::Dead);
         (*m).curg = null_mut();
         (*gp).m = null_mut();
         (*gp).name = None;

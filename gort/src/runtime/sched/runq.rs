@@ -53,33 +53,36 @@ impl RunQueue {
     }
 
     /// Owner only. Puts `gp` in `runnext` (if `next`, kicking the old one to the
-    /// ring) or at the tail. If the ring is full, moves half of it and the G that
-    /// did not fit into `spill` and returns how many it moved: the caller must put
-    /// them on the global queue.
-    pub(crate) fn put(&self, mut gp: *mut G, next: bool, spill: &mut Spill) -> usize {
+    /// ring) or at the tail. Returns the G that did not fit if the ring is full:
+    /// the caller then calls `put_slow` with it.
+    #[inline]
+    pub(crate) fn put(&self, mut gp: *mut G, next: bool) -> Option<*mut G> {
         if next {
             let old = self.runnext.swap(gp, AcqRel);
             if old.is_null() {
-                return 0;
+                return None;
             }
             gp = old;
         }
-        loop {
-            let h = self.head.load(Acquire);
-            let t = self.tail.load(Relaxed);
-            if t.wrapping_sub(h) < RUNQ_LEN as u32 {
-                self.slot(t).store(gp, Relaxed);
-                self.tail.store(t.wrapping_add(1), Release);
-                return 0;
-            }
-            if let Some(n) = self.put_slow(gp, h, t, spill) {
-                return n;
-            }
-            // Thieves moved `head` meanwhile: there is room again.
+        let h = self.head.load(Acquire);
+        let t = self.tail.load(Relaxed);
+        if t.wrapping_sub(h) < RUNQ_LEN as u32 {
+            self.slot(t).store(gp, Relaxed);
+            self.tail.store(t.wrapping_add(1), Release);
+            return None;
         }
+        Some(gp)
     }
 
-    fn put_slow(&self, gp: *mut G, h: u32, t: u32, spill: &mut Spill) -> Option<usize> {
+    /// Owner only, ring full: moves half of the ring and `gp` into `spill` and
+    /// returns how many (the caller puts them on the global queue), or `None` if
+    /// thieves made room meanwhile (the caller retries `put`).
+    pub(crate) fn put_slow(&self, gp: *mut G, spill: &mut Spill) -> Option<usize> {
+        let h = self.head.load(Acquire);
+        let t = self.tail.load(Relaxed);
+        if t.wrapping_sub(h) < RUNQ_LEN as u32 {
+            return None;
+        }
         let n = t.wrapping_sub(h) / 2;
         debug_assert_eq!(n as usize, RUNQ_LEN / 2);
         for i in 0..n {

@@ -11,7 +11,7 @@
 
 use super::{SCHED, acquirep, execute, globrunqput, gomaxprocs, idle, procs, schedule};
 use crate::runtime::arch;
-use crate::runtime::g::{G, Status, casgstatus};
+use crate::runtime::g::{G, Status, setgstatus};
 use crate::runtime::m::getm;
 use crate::runtime::p::PStatus;
 use crate::runtime::{fatal, sysmon};
@@ -33,7 +33,7 @@ pub(crate) fn entersyscall() -> bool {
         let pp = (*m).p;
         let gp = (*m).curg;
         (*pp).syscalltick.fetch_add(1, Ordering::Relaxed);
-        casgstatus(gp, Status::Running, Status::Syscall);
+        setgstatus(gp, Status::Running, Status::Syscall);
         (*m).in_syscall = true;
         (*m).oldp = pp;
         (*m).p = null_mut();
@@ -58,7 +58,7 @@ pub(crate) fn exitsyscall() {
             (*oldp).m = null_mut();
             acquirep(m, oldp);
             (*oldp).syscalltick.fetch_add(1, Ordering::Relaxed);
-            casgstatus(gp, Status::Syscall, Status::Running);
+            setgstatus(gp, Status::Syscall, Status::Running);
             return;
         }
         if (*oldp).id >= gomaxprocs() && (*oldp).cas_status(PStatus::Syscall, PStatus::Idle) {
@@ -73,7 +73,7 @@ pub(crate) fn exitsyscall() {
         SCHED.lock.unlock();
         if !pp.is_null() {
             acquirep(m, pp);
-            casgstatus(gp, Status::Syscall, Status::Running);
+            setgstatus(gp, Status::Syscall, Status::Running);
             return;
         }
         // None: queue the goroutine and let this M sleep (on g0).
@@ -85,7 +85,7 @@ unsafe extern "C" fn exitsyscall0(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`, which has no P.
     unsafe {
         let m = (*gp).m;
-        casgstatus(gp, Status::Syscall, Status::Runnable);
+        setgstatus(gp, Status::Syscall, Status::Runnable);
         (*m).curg = null_mut();
         (*gp).m = null_mut();
         SCHED.lock.lock();
