@@ -201,7 +201,9 @@ def fmt(x: float | None) -> str:
 def ratio(a: float | None, b: float | None) -> str:
     if a is None or b is None or b == 0:
         return "–"
-    return f"{a / b:.2f}"
+    r = a / b
+    # Two significant digits for small ratios (0.0037, not 0.00).
+    return f"{r:.2f}" if r >= 0.1 else f"{r:.2g}"
 
 
 def medians(runs: list[Run], metrics: list[str]) -> dict[str, float | None]:
