@@ -26,12 +26,17 @@ fn child() {
         let stop = stop.clone();
         move || {
             // Warm up: the runtime's threads exist before the cap.
-            let warm: Vec<_> = (0..64).map(|_| gort::go(|| gort::sleep(Duration::from_millis(1)))).collect();
+            let warm: Vec<_> = (0..64)
+                .map(|_| gort::go(|| gort::sleep(Duration::from_millis(1))))
+                .collect();
             for h in warm {
                 h.join().unwrap();
             }
             let limit = vm_size_bytes() + (256 << 20);
-            let rl = libc::rlimit { rlim_cur: limit, rlim_max: libc::RLIM_INFINITY };
+            let rl = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: libc::RLIM_INFINITY,
+            };
             // SAFETY: plain setrlimit on this process.
             assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &rl) }, 0);
             let mut handles = Vec::new();
@@ -76,6 +81,9 @@ fn stack_exhaustion_is_an_error_not_a_crash() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.contains("exhausted after "), "{stdout}");
-    assert!(stdout.contains("go panicked: failed to spawn goroutine: "), "{stdout}");
+    assert!(
+        stdout.contains("go panicked: failed to spawn goroutine: "),
+        "{stdout}"
+    );
     assert!(stdout.contains("recovered"), "{stdout}");
 }

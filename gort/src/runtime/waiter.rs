@@ -1,53 +1,59 @@
 //! `OneShot`: an event set once and waited for by at most one waiter, which may be
 //! a goroutine (it parks) or a plain OS thread (it blocks). Used by `join` and
-//! `scope`.
+//! `scope`; lock-free, one atomic word:
 //!
-//! Protocol: the waiter takes `lock`, re-checks `done`, registers itself and parks
-//! through `gopark`'s unlock hand-off (goroutine) or releases the lock and sleeps
-//! on its own flag (thread). The setter takes `lock`, sets `done`, takes the waiter
-//! out, releases the lock and only then wakes it. After releasing the lock the
-//! setter touches nothing of the `OneShot` (the waiter may free it as soon as it
-//! sees `done`), only the waiter record it moved out.
+//! ```text
+//!   EMPTY ──wait registers──▶ &Waiter ──set──▶ DONE   (set wakes the waiter)
+//!   EMPTY ──────────────set──────────────────▶ DONE   (wait returns at once)
+//! ```
+//!
+//! The waiter record lives on the waiter's stack. A goroutine registers it from
+//! `gopark`'s unlock step (on g0, after it is parked: the `gopark` contract), so
+//! `set` can ready it the moment it sees the record. A thread registers, then
+//! sleeps until `set` flips its `woken` flag. `set` reads everything it needs from
+//! the record *before* the store that lets the waiter go on (and free the record).
 
 use super::g::{G, WaitReason};
-use super::lock::Lock;
 use super::m::getg;
-use super::sched;
-use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, Ordering};
+use super::{fatal, sched};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::Thread;
+
+const EMPTY: usize = 0;
+const DONE: usize = 1;
 
 enum Waiter {
     G(*mut G),
-    Thread {
-        thread: Thread,
-        woken: *const AtomicBool,
-    },
+    Thread { thread: Thread, woken: AtomicBool },
 }
 
 pub(crate) struct OneShot {
-    lock: Lock,
-    done: AtomicBool,
-    waiter: UnsafeCell<Option<Waiter>>,
+    state: AtomicUsize,
 }
-
-// SAFETY: `waiter` is only touched with `lock` held; the raw pointers in it refer
-// to a parked G (owned by this structure until readied) or a flag on the stack of
-// a thread that is blocked until the flag is set.
-unsafe impl Sync for OneShot {}
-unsafe impl Send for OneShot {}
 
 impl OneShot {
     pub(crate) const fn new() -> OneShot {
         OneShot {
-            lock: Lock::new(),
-            done: AtomicBool::new(false),
-            waiter: UnsafeCell::new(None),
+            state: AtomicUsize::new(EMPTY),
         }
     }
 
     pub(crate) fn is_set(&self) -> bool {
-        self.done.load(Ordering::Acquire)
+        self.state.load(Ordering::Acquire) == DONE
+    }
+
+    /// Publishes `w` as the waiter; false if the event is already set.
+    fn register(&self, w: &Waiter) -> bool {
+        match self.state.compare_exchange(
+            EMPTY,
+            w as *const Waiter as usize,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => true,
+            Err(DONE) => false,
+            Err(_) => fatal("OneShot: a second waiter"),
+        }
     }
 
     /// Waits until `set` has been called. At most one waiter at a time.
@@ -55,26 +61,26 @@ impl OneShot {
         if self.is_set() {
             return;
         }
-        self.lock.lock();
-        if self.done.load(Ordering::Acquire) {
-            self.lock.unlock();
-            return;
-        }
         if sched::can_park() {
-            // SAFETY: lock held.
-            unsafe { *self.waiter.get() = Some(Waiter::G(getg())) };
-            sched::unlock_lock_and_park(&self.lock, reason);
-            // Readied by `set`, which stored `done` before.
+            let w = Waiter::G(getg());
+            let mut args = (self as *const OneShot, &w as *const Waiter);
+            sched::gopark(
+                Some(register_parked),
+                &mut args as *mut (*const OneShot, *const Waiter) as *mut (),
+                reason,
+            );
+            // Readied by `set` (or the park was cancelled because it was set).
         } else {
-            let woken = AtomicBool::new(false);
-            // SAFETY: lock held.
-            unsafe {
-                *self.waiter.get() = Some(Waiter::Thread {
-                    thread: std::thread::current(),
-                    woken: &woken,
-                })
+            let w = Waiter::Thread {
+                thread: std::thread::current(),
+                woken: AtomicBool::new(false),
             };
-            self.lock.unlock();
+            if !self.register(&w) {
+                return;
+            }
+            let Waiter::Thread { woken, .. } = &w else {
+                unreachable!()
+            };
             while !woken.load(Ordering::Acquire) {
                 std::thread::park();
             }
@@ -83,19 +89,30 @@ impl OneShot {
 
     /// Sets the event and wakes the waiter, if any. Idempotent.
     pub(crate) fn set(&self) {
-        self.lock.lock();
-        self.done.store(true, Ordering::Release);
-        // SAFETY: lock held.
-        let w = unsafe { (*self.waiter.get()).take() };
-        self.lock.unlock();
-        match w {
-            None => {}
-            Some(Waiter::G(gp)) => sched::goready(gp),
-            Some(Waiter::Thread { thread, woken }) => {
-                // SAFETY: the waiting thread keeps `woken` alive until it reads true.
-                unsafe { (*woken).store(true, Ordering::Release) };
+        let old = self.state.swap(DONE, Ordering::AcqRel);
+        if old == EMPTY || old == DONE {
+            return;
+        }
+        // SAFETY: a registered waiter record stays alive until we wake it: a
+        // goroutine is parked, a thread loops until `woken`.
+        match unsafe { &*(old as *const Waiter) } {
+            Waiter::G(gp) => sched::goready(*gp),
+            Waiter::Thread { thread, woken } => {
+                let thread = thread.clone();
+                woken.store(true, Ordering::Release);
+                // The record may be gone from here on; only our clone is used.
                 thread.unpark();
             }
         }
+    }
+}
+
+/// `gopark` unlock step for `OneShot::wait`: runs on g0 once the goroutine is
+/// parked; registering then makes it visible to `set`.
+unsafe fn register_parked(_gp: *mut G, args: *mut ()) -> bool {
+    // SAFETY: `args` points at the tuple on the parked goroutine's stack.
+    unsafe {
+        let (one, w) = *(args as *const (*const OneShot, *const Waiter));
+        (*one).register(&*w)
     }
 }

@@ -20,7 +20,6 @@
 use super::{SCHED, execute, globrunqput, runqput, schedule, wakep};
 use crate::runtime::arch;
 use crate::runtime::g::{G, Status, WaitReason, casgstatus, setgstatus};
-use crate::runtime::lock::Lock;
 use crate::runtime::m::{M, getm};
 use crate::runtime::{fatal, gfree};
 use core::ptr::null_mut;
@@ -64,17 +63,6 @@ pub(crate) fn gopark(
         (*gp).waitreason = reason;
     }
     mcall(park_m);
-}
-
-unsafe fn unlock_lock(_gp: *mut G, lock: *mut ()) -> bool {
-    // SAFETY: `lock` is the `Lock` passed to `unlock_lock_and_park`, held by this M.
-    unsafe { (*(lock as *const Lock)).unlock() };
-    true
-}
-
-/// Parks the current goroutine and releases `lock` once it is parked.
-pub(crate) fn unlock_lock_and_park(lock: &Lock, reason: WaitReason) {
-    gopark(Some(unlock_lock), lock as *const Lock as *mut (), reason);
 }
 
 unsafe extern "C" fn park_m(gp: *mut G) -> ! {
