@@ -10,7 +10,7 @@
 
 use crate::runtime::g::WaitReason;
 use crate::runtime::waiter::OneShot;
-use crate::spawn::{GoroutineId, HasPacket, Task, spawn_task};
+use crate::spawn::{GoroutineId, ScopeMarker, TaskHandle, spawn_task};
 use core::fmt;
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -44,8 +44,9 @@ pub struct Scope<'scope, 'env: 'scope> {
 
 /// Owned permission to join a scoped goroutine.
 pub struct ScopedJoinHandle<'scope, T> {
-    task: Arc<dyn HasPacket<T> + 'scope>,
+    task: TaskHandle<T>,
     id: GoroutineId,
+    _scope: ScopeMarker<'scope>,
 }
 
 /// Creates a scope for spawning goroutines that borrow local data.
@@ -99,14 +100,13 @@ impl<'scope> Scope<'scope, '_> {
         T: Send + 'scope,
     {
         self.data.running.fetch_add(1, Ordering::Relaxed);
-        let task = Arc::new(Task::new(f, Some(self.data.clone())));
-        let handle_task: Arc<dyn HasPacket<T> + 'scope> = task.clone();
         // SAFETY: `scope` waits until every packet of this scope has been dropped,
         // which happens after the goroutine has finished with `f` and the result.
-        match unsafe { spawn_task(task, None, None) } {
-            Ok(id) => ScopedJoinHandle {
-                task: handle_task,
+        match unsafe { spawn_task(f, Some(self.data.clone()), None, None) } {
+            Ok((task, id)) => ScopedJoinHandle {
+                task,
                 id,
+                _scope: PhantomData,
             },
             Err(e) => {
                 // The task (and its packet) was dropped, undoing the count.

@@ -1,19 +1,27 @@
 //! Spawning goroutines: `go`, `Builder`, `JoinHandle`.
 //!
-//! A spawn makes one allocation: a `Task` holding the closure and the result slot
-//! (`Packet`). The goroutine's G holds it as `Arc<dyn Runnable>`, the handle as
-//! `Arc<dyn HasPacket<T>>`. The goroutine runs the closure under `catch_unwind`,
-//! stops counting in `num_goroutines`, stores the result, then sets the packet's
-//! `OneShot`, which wakes a joiner parked (goroutine) or blocked (thread) on it.
+//! A spawn makes one allocation, from the P's task cache (`runtime::taskalloc`):
+//! a `TaskCell` holding a small header (reference count and vtable), the closure
+//! and the result slot (`Packet`). Two references exist: the goroutine's (its G
+//! holds a type-erased `TaskRef`) and the handle's. The goroutine runs the
+//! closure under `catch_unwind`, stops counting in `num_goroutines`, stores the
+//! result, then sets the packet's `OneShot`, which wakes a joiner parked
+//! (goroutine) or blocked (thread) on it; whoever drops the last reference frees
+//! the cell.
 
-use crate::runtime::g::{Runnable, WaitReason};
+use crate::runtime::g::{TaskRef, WaitReason};
 use crate::runtime::sched;
+use crate::runtime::taskalloc;
 use crate::runtime::waiter::OneShot;
 use crate::runtime::{self, stack};
 use crate::scope::ScopeData;
+use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::fmt;
+use core::marker::PhantomData;
 use core::num::NonZeroU64;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering, fence};
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -53,19 +61,7 @@ pub(crate) struct Packet<T> {
     scope: Option<Arc<ScopeData>>,
 }
 
-// SAFETY: `result` is written once by the goroutine before `done` is set (release)
-// and read by the joiner after it observed `done` (acquire).
-unsafe impl<T: Send> Sync for Packet<T> {}
-
 impl<T> Packet<T> {
-    pub(crate) fn new(scope: Option<Arc<ScopeData>>) -> Packet<T> {
-        Packet {
-            result: UnsafeCell::new(None),
-            done: OneShot::new(),
-            scope,
-        }
-    }
-
     pub(crate) fn is_finished(&self) -> bool {
         self.done.is_set()
     }
@@ -93,56 +89,121 @@ impl<T> Drop for Packet<T> {
     }
 }
 
-pub(crate) trait HasPacket<T>: Send + Sync {
-    fn packet(&self) -> &Packet<T>;
+/// Type-erased operations on a `TaskCell`.
+struct VTable {
+    drop_in_place: unsafe fn(NonNull<Header>),
+    layout: Layout,
+}
+
+#[repr(C)]
+struct Header {
+    refs: AtomicUsize,
+    vtable: &'static VTable,
 }
 
 /// The closure and result slot of one goroutine, in one allocation.
-pub(crate) struct Task<F, T> {
+#[repr(C)]
+struct TaskCell<F, T> {
+    header: Header,
     f: UnsafeCell<Option<F>>,
     packet: Packet<T>,
 }
 
-// SAFETY: `f` is taken exactly once, by the goroutine; `packet` is Sync on its own.
-unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
-unsafe impl<F: Send, T: Send> Send for Task<F, T> {}
+impl<F: FnOnce() -> T + Send, T: Send> TaskCell<F, T> {
+    const VTABLE: VTable = VTable {
+        drop_in_place: Self::drop_in_place,
+        layout: Layout::new::<Self>(),
+    };
 
-impl<F, T> Task<F, T> {
-    pub(crate) fn new(f: F, scope: Option<Arc<ScopeData>>) -> Task<F, T> {
-        Task {
-            f: UnsafeCell::new(Some(f)),
-            packet: Packet::new(scope),
+    /// Allocates a cell with two references (goroutine + handle).
+    fn new(f: F, scope: Option<Arc<ScopeData>>) -> NonNull<Self> {
+        let p = taskalloc::alloc_task(Layout::new::<Self>()).cast::<Self>();
+        // SAFETY: a fresh block of the right layout.
+        unsafe {
+            p.write(TaskCell {
+                header: Header {
+                    refs: AtomicUsize::new(2),
+                    vtable: &Self::VTABLE,
+                },
+                f: UnsafeCell::new(Some(f)),
+                packet: Packet {
+                    result: UnsafeCell::new(None),
+                    done: OneShot::new(),
+                    scope,
+                },
+            });
+            NonNull::new_unchecked(p)
+        }
+    }
+
+    unsafe fn drop_in_place(h: NonNull<Header>) {
+        // SAFETY: the last reference is gone; `h` is the start of a `Self`.
+        unsafe { core::ptr::drop_in_place(h.cast::<Self>().as_ptr()) }
+    }
+
+    /// The goroutine's body: run the closure, publish the result, let go.
+    unsafe fn run(p: NonNull<u8>) {
+        let cell = p.cast::<Self>();
+        // SAFETY: the goroutine holds a reference; only it takes `f`, once.
+        unsafe {
+            let this = cell.as_ref();
+            let f = (*this.f.get()).take().expect("goroutine task run twice");
+            let r = catch_unwind(AssertUnwindSafe(f));
+            // Stop counting before the joiner can return: "a goroutine is no
+            // longer counted once its join() has returned".
+            sched::count_goroutines(-1);
+            *this.packet.result.get() = Some(r);
+            this.packet.done.set();
+            release(cell.cast());
         }
     }
 }
 
-impl<F: FnOnce() -> T + Send, T: Send> Runnable for Task<F, T> {
-    fn run(self: Arc<Self>) {
-        // SAFETY: only the goroutine takes `f`, once.
-        let f = unsafe { (*self.f.get()).take() }.expect("goroutine task run twice");
-        let r = catch_unwind(AssertUnwindSafe(f));
-        // Stop counting before the joiner can return: "a goroutine is no longer
-        // counted once its join() has returned".
-        sched::count_goroutines(-1);
-        // SAFETY: nobody reads `result` before `done` is set.
-        unsafe { *self.packet.result.get() = Some(r) };
-        self.packet.done.set();
+/// Drops one reference; the last one drops the cell and frees its memory.
+unsafe fn release(h: NonNull<Header>) {
+    // SAFETY: the caller owns one reference to a live cell.
+    unsafe {
+        if h.as_ref().refs.fetch_sub(1, Ordering::Release) == 1 {
+            fence(Ordering::Acquire);
+            let vt = h.as_ref().vtable;
+            (vt.drop_in_place)(h);
+            taskalloc::free_task(h.as_ptr().cast(), vt.layout);
+        }
     }
 }
 
-impl<F: FnOnce() -> T + Send, T: Send> HasPacket<T> for Task<F, T> {
-    fn packet(&self) -> &Packet<T> {
-        &self.packet
+/// The handle side of a task: one reference plus a typed view of the packet.
+pub(crate) struct TaskHandle<T> {
+    header: NonNull<Header>,
+    packet: NonNull<Packet<T>>,
+}
+
+// SAFETY: the handle only joins (moving a `T: Send` out) and reads atomics.
+unsafe impl<T: Send> Send for TaskHandle<T> {}
+unsafe impl<T: Send> Sync for TaskHandle<T> {}
+
+impl<T> TaskHandle<T> {
+    pub(crate) fn packet(&self) -> &Packet<T> {
+        // SAFETY: we hold a reference, so the cell is alive.
+        unsafe { self.packet.as_ref() }
     }
 }
 
-/// Creates a goroutine for `task`. `'a` is erased: for `scope`, the caller
-/// guarantees the task finishes before `'a` ends.
+impl<T> Drop for TaskHandle<T> {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference.
+        unsafe { release(self.header) }
+    }
+}
+
+/// Creates a goroutine running `f` and returns the handle side. `'a` is erased:
+/// for `scope`, the caller guarantees the task finishes before `'a` ends.
 pub(crate) unsafe fn spawn_task<'a, F, T>(
-    task: Arc<Task<F, T>>,
+    f: F,
+    scope: Option<Arc<ScopeData>>,
     stack_size: Option<usize>,
     name: Option<String>,
-) -> io::Result<GoroutineId>
+) -> io::Result<(TaskHandle<T>, GoroutineId)>
 where
     F: FnOnce() -> T + Send + 'a,
     T: Send + 'a,
@@ -152,12 +213,28 @@ where
         Some(s) => stack::check_size(s)?,
         None => stack::default_size(),
     };
-    let r: Arc<dyn Runnable + 'a> = task;
-    // SAFETY: lifetime erasure only; the caller upholds that the task completes
-    // (and is dropped by the goroutine) before 'a ends.
-    let r: Arc<dyn Runnable + 'static> = unsafe { core::mem::transmute(r) };
-    let id = sched::newproc(r, size, name.map(String::into_boxed_str))?;
-    Ok(GoroutineId::new(id))
+    let cell = TaskCell::new(f, scope);
+    // SAFETY: `cell` is live; `packet` is a field of it.
+    let handle = unsafe {
+        TaskHandle {
+            header: cell.cast(),
+            packet: NonNull::from(&cell.as_ref().packet),
+        }
+    };
+    let task = TaskRef {
+        ptr: cell.cast(),
+        run: TaskCell::<F, T>::run,
+    };
+    match sched::newproc(task, size, name.map(String::into_boxed_str)) {
+        Ok(id) => Ok((handle, GoroutineId::new(id))),
+        Err(e) => {
+            // The goroutine's reference was never handed out: drop it (the
+            // handle's goes with `handle`).
+            // SAFETY: we own that reference.
+            unsafe { release(cell.cast()) };
+            Err(e)
+        }
+    }
 }
 
 /// Spawns a goroutine running `f` and returns a handle to join it.
@@ -196,7 +273,7 @@ macro_rules! go {
 /// An owned permission to join a goroutine (wait for it and take its result).
 /// Dropping it detaches the goroutine.
 pub struct JoinHandle<T> {
-    task: Arc<dyn HasPacket<T>>,
+    task: TaskHandle<T>,
     id: GoroutineId,
 }
 
@@ -285,13 +362,11 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let task = Arc::new(Task::new(f, None));
-        let handle_task: Arc<dyn HasPacket<T>> = task.clone();
         // SAFETY: F and T are 'static: no lifetime is erased.
-        let id = unsafe { spawn_task(task, self.stack_size, self.name)? };
-        Ok(JoinHandle {
-            task: handle_task,
-            id,
-        })
+        let (task, id) = unsafe { spawn_task(f, None, self.stack_size, self.name)? };
+        Ok(JoinHandle { task, id })
     }
 }
+
+/// Marker so `ScopedJoinHandle` can carry its scope lifetime.
+pub(crate) type ScopeMarker<'scope> = PhantomData<&'scope ()>;

@@ -25,13 +25,18 @@
 use super::arch::Gobuf;
 use super::m::M;
 use super::stack::Stack;
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 
-/// The work a goroutine runs: consumed once by `goroutine_main`.
-pub(crate) trait Runnable: Send + Sync {
-    fn run(self: Arc<Self>);
+/// The work a goroutine runs, type-erased (built by `spawn.rs`): `run(ptr)` runs
+/// it and releases the goroutine's reference. Consumed once by `goroutine_main`.
+pub(crate) struct TaskRef {
+    pub ptr: NonNull<u8>,
+    pub run: unsafe fn(NonNull<u8>),
 }
+
+// SAFETY: tasks are built only from `Send` closures and results.
+unsafe impl Send for TaskRef {}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
@@ -66,7 +71,7 @@ pub(crate) struct G {
     pub m: *mut M,
     /// Intrusive link: global run queue or free list.
     pub schedlink: *mut G,
-    pub entry: Option<Arc<dyn Runnable>>,
+    pub entry: Option<TaskRef>,
     pub name: Option<Box<str>>,
     pub waitreason: WaitReason,
     /// Created and not yet run (its stack contents do not matter yet).

@@ -32,6 +32,7 @@ pub(crate) mod sched;
 pub(crate) mod signal;
 pub(crate) mod stack;
 pub(crate) mod sysmon;
+pub(crate) mod taskalloc;
 pub(crate) mod timers;
 pub(crate) mod waiter;
 

@@ -74,6 +74,7 @@ pub(crate) struct P {
     pub ngfree: u32,
     pub timers: Timers,
     pub counters: PCounters,
+    pub task_cache: super::taskalloc::Cache,
     pub sysmon: UnsafeCell<SysmonTick>,
 }
 
@@ -91,6 +92,7 @@ impl P {
             ngfree: 0,
             timers: Timers::new(),
             counters: PCounters::default(),
+            task_cache: super::taskalloc::Cache::new(),
             sysmon: UnsafeCell::new(SysmonTick::default()),
         }
     }

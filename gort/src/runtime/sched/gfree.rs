@@ -20,7 +20,7 @@
 
 use super::{SCHED, globrunqput, runqput, wakep};
 use crate::runtime::arch::Gobuf;
-use crate::runtime::g::{G, Runnable, Status};
+use crate::runtime::g::{G, Status, TaskRef};
 use crate::runtime::lock::Lock;
 use crate::runtime::m::getm;
 use crate::runtime::p::P;
@@ -29,7 +29,6 @@ use core::cell::UnsafeCell;
 use core::ptr::null_mut;
 use core::sync::atomic::Ordering;
 use std::io;
-use std::sync::Arc;
 
 /// Free Gs per P: Go's bound (64; half moves to the global list on overflow).
 const LOCAL_MAX: u32 = 64;
@@ -112,11 +111,7 @@ static GFREE: GlobalFree = GlobalFree {
 };
 
 /// Creates a goroutine running `task` and makes it runnable. Returns its id.
-pub(crate) fn newproc(
-    task: Arc<dyn Runnable>,
-    stack_size: usize,
-    name: Option<Box<str>>,
-) -> io::Result<u64> {
+pub(crate) fn newproc(task: TaskRef, stack_size: usize, name: Option<Box<str>>) -> io::Result<u64> {
     let m = getm();
     // SAFETY: the current thread's own M, if any.
     let pp = unsafe {

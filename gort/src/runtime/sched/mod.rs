@@ -548,7 +548,8 @@ pub(crate) extern "C" fn goroutine_main(gp: *mut G) -> ! {
     // SAFETY: `gp` is the G this M just started; only it touches `entry` now.
     let task = unsafe { (*gp).entry.take() };
     match task {
-        Some(t) => t.run(),
+        // SAFETY: a task is run exactly once, by its goroutine.
+        Some(t) => unsafe { (t.run)(t.ptr) },
         None => fatal("goroutine started without a task"),
     }
     // Every value of the task is dropped by now: nothing on this stack is live.

@@ -77,6 +77,7 @@ pub(crate) unsafe fn retire_locked(pp: *mut P) {
             globrunqput(gp);
         }
         gfree::drain_local(pp);
+        crate::runtime::taskalloc::drain(pp);
         (*pp).m = null_mut();
         (*pp).set_status(PStatus::Dead);
     }
