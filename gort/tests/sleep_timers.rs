@@ -80,17 +80,25 @@ fn sleepers_wake_in_deadline_order() {
 
 #[test]
 fn sleeping_goroutine_does_not_hold_its_thread() {
-    // With every goroutine of this test asleep, others still run to completion.
+    // 64 goroutines sleep in a loop until released: far more than there are
+    // threads. If sleeping blocked a thread, the worker below could never run
+    // and the test would hang; it completes only because sleepers park.
     gort::run(|| {
+        let release = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let sleepers: Vec<_> = (0..64)
-            .map(|_| gort::go(|| gort::sleep(Duration::from_millis(200))))
+            .map(|_| {
+                let r = release.clone();
+                gort::go(move || {
+                    while !r.load(Ordering::SeqCst) {
+                        gort::sleep(Duration::from_millis(2));
+                    }
+                })
+            })
             .collect();
-        let t = Instant::now();
         let n = gort::go(|| (0..1000u64).sum::<u64>()).join().unwrap();
         assert_eq!(n, 499_500);
-        assert!(
-            sleepers.iter().all(|h| !h.is_finished()) || t.elapsed() >= Duration::from_millis(200)
-        );
+        assert!(sleepers.iter().all(|h| !h.is_finished()));
+        release.store(true, Ordering::SeqCst);
         for h in sleepers {
             h.join().unwrap();
         }
