@@ -17,7 +17,7 @@
 //! meanwhile (no preemption can move the goroutine to another P in between).
 
 use super::lock::Lock;
-use super::m::{getm, locks_dec, locks_inc};
+use super::m::{M, getm};
 use super::p::P;
 use core::cell::UnsafeCell;
 use core::ptr::null_mut;
@@ -86,17 +86,23 @@ fn class_layout(c: usize) -> Layout {
     unsafe { Layout::from_size_align_unchecked(CLASSES[c], ALIGN) }
 }
 
-/// The P the caller may use for the cache, with `m.locks` raised, or null.
-fn current_p() -> *mut P {
+/// The current M and the P it may use for the cache, with `m.locks` raised (undo
+/// with `unpin`), or null if the caller holds no P.
+fn pin() -> (*mut M, *mut P) {
     let m = getm();
     // SAFETY: the current thread's own M.
     unsafe {
         if m.is_null() || (*m).p.is_null() || (*m).in_syscall {
-            return null_mut();
+            return (m, null_mut());
         }
-        locks_inc();
-        (*m).p
+        (*m).locks += 1;
+        (m, (*m).p)
     }
+}
+
+fn unpin(m: *mut M) {
+    // SAFETY: `m` is the current M, pinned by `pin`.
+    unsafe { (*m).locks -= 1 };
 }
 
 /// Allocates a block for `layout` (never null: allocation failure aborts, as for
@@ -105,7 +111,7 @@ pub(crate) fn alloc_task(layout: Layout) -> *mut u8 {
     let Some(c) = class_of(layout) else {
         return raw_alloc(layout);
     };
-    let pp = current_p();
+    let (m, pp) = pin();
     if !pp.is_null() {
         // SAFETY: this M holds `pp` and raised `locks`.
         let b = unsafe {
@@ -120,7 +126,7 @@ pub(crate) fn alloc_task(layout: Layout) -> *mut u8 {
             }
             b
         };
-        locks_dec();
+        unpin(m);
         if !b.is_null() {
             return b.cast();
         }
@@ -138,7 +144,7 @@ pub(crate) unsafe fn free_task(ptr: *mut u8, layout: Layout) {
         unsafe { dealloc(ptr, layout) };
         return;
     };
-    let pp = current_p();
+    let (m, pp) = pin();
     if pp.is_null() {
         // SAFETY: every class block is valid to free with the class layout.
         unsafe { dealloc(ptr, class_layout(c)) };
@@ -155,7 +161,7 @@ pub(crate) unsafe fn free_task(ptr: *mut u8, layout: Layout) {
             spill(list, c);
         }
     }
-    locks_dec();
+    unpin(m);
 }
 
 fn raw_alloc(layout: Layout) -> *mut u8 {
