@@ -1,4 +1,8 @@
 //! `sleep`: never early, parks (does not block the thread), many sleepers.
+//!
+//! The `elapsed() >= d` checks below are the API's contract ("sleeps for at
+//! least d"), a lower bound that load can only make safer; nothing here asserts
+//! how *fast* anything is (that is bench/'s job).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -43,7 +43,7 @@ mod systemstack;
 
 pub(crate) use gfree::newproc;
 pub(crate) use idle::{handoffp, stopm, wakep};
-pub(crate) use park::{can_park, goexit, gopark, goready, goready_batch, gosched};
+pub(crate) use park::{can_park, dropg, goexit, gopark, goready, goready_batch, gosched};
 pub(crate) use syscall::{entersyscall, exitsyscall};
 pub(crate) use systemstack::systemstack;
 

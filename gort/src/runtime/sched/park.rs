@@ -65,13 +65,26 @@ pub(crate) fn gopark(
     mcall(park_m);
 }
 
+/// Detaches `gp` from `m` after it has been switched out (Go's `dropg`): from
+/// here on `m` runs on g0 and `gp` belongs to whatever its new status says.
+///
+/// # Safety
+/// On g0 of `m`, which was running `gp`.
+#[inline]
+pub(crate) unsafe fn dropg(m: *mut M, gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*m).curg = null_mut();
+        (*gp).m = null_mut();
+    }
+}
+
 unsafe extern "C" fn park_m(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`.
     unsafe {
         let m = (*gp).m;
         setgstatus(gp, Status::Running, Status::Waiting);
-        (*m).curg = null_mut();
-        (*gp).m = null_mut();
+        dropg(m, gp);
         if let Some(f) = (*m).waitunlockf.take() {
             let lock = core::mem::replace(&mut (*m).waitlock, null_mut());
             if !f(gp, lock) {
@@ -123,8 +136,7 @@ unsafe extern "C" fn gosched_m(gp: *mut G) -> ! {
     unsafe {
         let m: *mut M = (*gp).m;
         setgstatus(gp, Status::Running, Status::Runnable);
-        (*m).curg = null_mut();
-        (*gp).m = null_mut();
+        dropg(m, gp);
         runqput((*m).p, gp, false);
         schedule(m)
     }
@@ -141,8 +153,7 @@ unsafe extern "C" fn goexit0(gp: *mut G) -> ! {
     unsafe {
         let m = (*gp).m;
         setgstatus(gp, Status::Running, Status::Dead);
-        (*m).curg = null_mut();
-        (*gp).m = null_mut();
+        dropg(m, gp);
         (*gp).name = None;
         (*gp).waitreason = WaitReason::None;
         if (*m).locks != 0 {

@@ -9,7 +9,7 @@
 //! `procs() == 1`. The returning M then looks for an idle P; failing that, its
 //! goroutine goes on the global queue and the M sleeps.
 
-use super::{SCHED, acquirep, execute, globrunqput, gomaxprocs, idle, procs, schedule};
+use super::{SCHED, acquirep, dropg, execute, globrunqput, gomaxprocs, idle, procs, schedule};
 use crate::runtime::arch;
 use crate::runtime::g::{G, Status, setgstatus};
 use crate::runtime::m::getm;
@@ -86,8 +86,7 @@ unsafe extern "C" fn exitsyscall0(gp: *mut G) -> ! {
     unsafe {
         let m = (*gp).m;
         setgstatus(gp, Status::Syscall, Status::Runnable);
-        (*m).curg = null_mut();
-        (*gp).m = null_mut();
+        dropg(m, gp);
         SCHED.lock.lock();
         let pp = idle::pidleget();
         if pp.is_null() {
