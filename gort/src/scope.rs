@@ -2,42 +2,101 @@
 //! stack frame because `scope` does not return until every goroutine spawned in it
 //! has finished — the same contract and the same shape as `std::thread::scope`.
 //!
-//! Accounting: `running` starts at 1 (the scope body itself) and each spawned
-//! goroutine's packet adds one; a packet decrements when it is dropped, i.e. after
-//! its result (which may borrow from the environment) is gone. Whoever brings it
-//! to zero sets `done`. A goroutine that panicked and was not joined makes `scope`
-//! panic after all have finished.
+//! Accounting is split so that spawning and finishing do not write the same
+//! cache line (in a spawn loop the spawner and the goroutines run on different
+//! cores, and one shared counter moved between them twice per goroutine):
+//!
+//! - `spawned` counts goroutines spawned in the scope; only spawners write it.
+//! - `pending` is decremented by each finishing goroutine (when its packet is
+//!   dropped, i.e. after its result, which may borrow the environment, is gone);
+//!   it goes negative while the body runs.
+//! - When the body has returned, the owner flips `WAITING` in `spawned`, which
+//!   atomically takes a snapshot `s` of the spawns so far, and adds `s + SETTLED`
+//!   to `pending`. From then on `pending - SETTLED` is the number of goroutines
+//!   still running; a spawn after the snapshot (by a scoped goroutine) sees
+//!   `WAITING` and adds one to `pending` itself. The goroutine whose decrement
+//!   takes `pending` from `SETTLED + 1` to `SETTLED` sets `done`.
+//!
+//! `SETTLED` is far above any count, so no value reached before the owner's
+//! addition can look like the last decrement. Nothing touches `ScopeData` after
+//! its own decrement except the last goroutine's `done.set()`, and the owner
+//! cannot return before that `set` (it either saw zero pending at its addition,
+//! so no decrement can be the last one after it, or it waits on `done`). So
+//! `ScopeData` lives in `scope`'s frame, with no reference count per spawn.
+//!
+//! A goroutine that panicked and was not joined makes `scope` panic after all
+//! have finished.
 
 use crate::runtime::g::WaitReason;
 use crate::runtime::waiter::OneShot;
 use crate::spawn::{GoroutineId, ScopeMarker, TaskHandle, spawn_task};
 use core::fmt;
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+use crossbeam_utils::CachePadded;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::Arc;
 use std::thread;
 
+/// Flag in `spawned`: the body has returned and the owner is waiting.
+const WAITING: usize = 1 << (usize::BITS - 1);
+/// Added to `pending` with the owner's snapshot.
+const SETTLED: isize = 1 << (isize::BITS - 2);
+
 pub(crate) struct ScopeData {
-    running: AtomicUsize,
+    spawned: CachePadded<AtomicUsize>,
+    pending: CachePadded<AtomicIsize>,
     a_goroutine_panicked: AtomicBool,
     done: OneShot,
 }
 
 impl ScopeData {
-    pub(crate) fn decrement_running(&self, panicked: bool) {
+    fn new() -> ScopeData {
+        ScopeData {
+            spawned: CachePadded::new(AtomicUsize::new(0)),
+            pending: CachePadded::new(AtomicIsize::new(0)),
+            a_goroutine_panicked: AtomicBool::new(false),
+            done: OneShot::new(),
+        }
+    }
+
+    /// Counts a goroutine about to be spawned (its packet will call `finished`).
+    fn spawning(&self) {
+        if self.spawned.fetch_add(1, Ordering::AcqRel) & WAITING != 0 {
+            // After the owner's snapshot: count ourselves in `pending`. We are a
+            // scoped goroutine still running, so `pending` cannot reach the
+            // settled zero before this.
+            self.pending.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// A scoped goroutine's packet is gone. May free `self` (via the owner) as
+    /// soon as the decrement is done: touches nothing after it but `done`, and
+    /// that only when it is the last.
+    pub(crate) fn finished(&self, panicked: bool) {
         if panicked {
             self.a_goroutine_panicked.store(true, Ordering::Relaxed);
         }
-        if self.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.pending.fetch_sub(1, Ordering::AcqRel) == SETTLED + 1 {
             self.done.set();
+        }
+    }
+
+    /// Called by the owner once the body has returned: waits for every goroutine.
+    fn wait_all(&self) {
+        let s = self.spawned.fetch_or(WAITING, Ordering::AcqRel) & !WAITING;
+        let before = self
+            .pending
+            .fetch_add(s as isize + SETTLED, Ordering::AcqRel);
+        if before + s as isize != 0 {
+            self.done.wait(WaitReason::Scope);
         }
     }
 }
 
 /// A scope to spawn goroutines that borrow from outside it; see [`scope`].
 pub struct Scope<'scope, 'env: 'scope> {
-    data: Arc<ScopeData>,
+    data: ScopeData,
     scope: PhantomData<&'scope mut &'scope ()>,
     env: PhantomData<&'env mut &'env ()>,
 }
@@ -69,19 +128,12 @@ where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
 {
     let scope = Scope {
-        data: Arc::new(ScopeData {
-            running: AtomicUsize::new(1),
-            a_goroutine_panicked: AtomicBool::new(false),
-            done: OneShot::new(),
-        }),
+        data: ScopeData::new(),
         scope: PhantomData,
         env: PhantomData,
     };
     let result = catch_unwind(AssertUnwindSafe(|| f(&scope)));
-    // The body's own count.
-    if scope.data.running.fetch_sub(1, Ordering::AcqRel) != 1 {
-        scope.data.done.wait(WaitReason::Scope);
-    }
+    scope.data.wait_all();
     match result {
         Err(e) => resume_unwind(e),
         Ok(_) if scope.data.a_goroutine_panicked.load(Ordering::Relaxed) => {
@@ -99,10 +151,11 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        self.data.running.fetch_add(1, Ordering::Relaxed);
+        self.data.spawning();
         // SAFETY: `scope` waits until every packet of this scope has been dropped,
-        // which happens after the goroutine has finished with `f` and the result.
-        match unsafe { spawn_task(f, Some(self.data.clone()), None, None) } {
+        // which happens after the goroutine has finished with `f` and the result;
+        // `self.data` lives until then (see the module comment).
+        match unsafe { spawn_task(f, Some(NonNull::from(&self.data)), None, None) } {
             Ok((task, id)) => ScopedJoinHandle {
                 task,
                 id,
@@ -136,7 +189,10 @@ impl<T> ScopedJoinHandle<'_, T> {
 impl fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
-            .field("running", &self.data.running.load(Ordering::Relaxed))
+            .field(
+                "spawned",
+                &(self.data.spawned.load(Ordering::Relaxed) & !WAITING),
+            )
             .finish()
     }
 }

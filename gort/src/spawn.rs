@@ -24,7 +24,6 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering, fence};
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::thread;
 
 /// A goroutine's unique id (never reused within a process). Go numbers
@@ -58,7 +57,8 @@ impl fmt::Display for GoroutineId {
 pub(crate) struct Packet<T> {
     result: UnsafeCell<Option<thread::Result<T>>>,
     done: OneShot,
-    scope: Option<Arc<ScopeData>>,
+    /// The scope this goroutine belongs to; it outlives the packet.
+    scope: Option<NonNull<ScopeData>>,
 }
 
 impl<T> Packet<T> {
@@ -83,8 +83,10 @@ impl<T> Drop for Packet<T> {
         if catch_unwind(AssertUnwindSafe(|| *self.result.get_mut() = None)).is_err() {
             runtime::fatal("a goroutine's result panicked while being dropped");
         }
-        if let Some(scope) = &self.scope {
-            scope.decrement_running(unhandled_panic);
+        if let Some(scope) = self.scope {
+            // SAFETY: `scope` does not return (and free its data) before every
+            // packet of the scope has called `finished`.
+            unsafe { scope.as_ref().finished(unhandled_panic) };
         }
     }
 }
@@ -116,7 +118,7 @@ impl<F: FnOnce() -> T + Send, T: Send> TaskCell<F, T> {
     };
 
     /// Allocates a cell with two references (goroutine + handle).
-    fn new(f: F, scope: Option<Arc<ScopeData>>) -> NonNull<Self> {
+    fn new(f: F, scope: Option<NonNull<ScopeData>>) -> NonNull<Self> {
         let p = taskalloc::alloc_task(Layout::new::<Self>()).cast::<Self>();
         // SAFETY: a fresh block of the right layout.
         unsafe {
@@ -153,7 +155,12 @@ impl<F: FnOnce() -> T + Send, T: Send> TaskCell<F, T> {
             // longer counted once its join() has returned".
             sched::count_goroutines(-1);
             *this.packet.result.get() = Some(r);
-            this.packet.done.set();
+            // With the handle already dropped (a detached goroutine, or a scoped
+            // one whose handle was discarded) nobody can wait on `done`: skip
+            // its atomic swap. The count can only fall, so 1 stays 1.
+            if this.header.refs.load(Ordering::Acquire) != 1 {
+                this.packet.done.set();
+            }
             release(cell.cast());
         }
     }
@@ -200,7 +207,7 @@ impl<T> Drop for TaskHandle<T> {
 /// for `scope`, the caller guarantees the task finishes before `'a` ends.
 pub(crate) unsafe fn spawn_task<'a, F, T>(
     f: F,
-    scope: Option<Arc<ScopeData>>,
+    scope: Option<NonNull<ScopeData>>,
     stack_size: Option<usize>,
     name: Option<String>,
 ) -> io::Result<(TaskHandle<T>, GoroutineId)>

@@ -25,8 +25,13 @@ fn one_million_parked_goroutines() {
                 let (s, r) = (s.clone(), r.clone());
                 gort::go(move || {
                     s.fetch_add(1, Ordering::Relaxed);
+                    // Back off to a long period: a million goroutines waking every
+                    // 500 ms would keep one core busy with wake-ups alone, and the
+                    // spawner (which yields when its queue fills) would crawl.
+                    let mut period = Duration::from_millis(50);
                     while !r.load(Ordering::Relaxed) {
-                        gort::sleep(Duration::from_millis(500));
+                        gort::sleep(period);
+                        period = (period * 2).min(Duration::from_secs(4));
                     }
                 })
             })

@@ -67,3 +67,107 @@ fn joined_panic_does_not_make_scope_panic() {
     let r = gort::scope(|s| s.go(|| -> u8 { panic!("handled") }).join().is_err());
     assert!(r);
 }
+
+/// Scoped goroutines spawn more goroutines into the scope after its body has
+/// returned (while `scope` is already waiting). `scope` must wait for those too:
+/// every leaf writes into a borrowed local after a sleep, and each count is
+/// checked once `scope` has returned.
+#[test]
+fn scope_waits_for_goroutines_spawned_after_the_body_returned() {
+    const FAN: usize = 6;
+    gort::run(|| {
+        let hits: Vec<AtomicUsize> = (0..FAN * FAN * FAN).map(|_| AtomicUsize::new(0)).collect();
+        gort::scope(|s| {
+            for a in 0..FAN {
+                let hits = &hits;
+                s.go(move || {
+                    // Let the body return first, so these spawns come late.
+                    gort::sleep(std::time::Duration::from_millis(5));
+                    for b in 0..FAN {
+                        s.go(move || {
+                            gort::yield_now();
+                            for c in 0..FAN {
+                                s.go(move || {
+                                    gort::sleep(std::time::Duration::from_millis(1));
+                                    hits[(a * FAN + b) * FAN + c].fetch_add(1, Ordering::Relaxed);
+                                });
+                            }
+                        });
+                    }
+                });
+            }
+        });
+        // Nothing may still be running: every slot was hit exactly once.
+        for (i, h) in hits.iter().enumerate() {
+            assert_eq!(h.load(Ordering::Relaxed), 1, "slot {i}");
+        }
+    });
+}
+
+/// A scoped handle moved into a sibling goroutine and joined there, and handles
+/// dropped before or after their goroutine finished: the scope counts each
+/// goroutine once, whichever side lets go of it last.
+#[test]
+fn scope_counts_handles_joined_elsewhere_or_dropped() {
+    let total = gort::run(|| {
+        let sum = AtomicUsize::new(0);
+        gort::scope(|s| {
+            for i in 0..200usize {
+                let sum = &sum;
+                let h = s.go(move || {
+                    if i % 3 == 0 {
+                        gort::yield_now();
+                    }
+                    sum.fetch_add(i, Ordering::Relaxed);
+                    i
+                });
+                match i % 4 {
+                    0 => drop(h),
+                    1 => assert_eq!(h.join().unwrap(), i),
+                    _ => {
+                        s.go(move || {
+                            gort::yield_now();
+                            assert_eq!(h.join().unwrap(), i);
+                        });
+                    }
+                }
+            }
+        });
+        sum.load(Ordering::Relaxed)
+    });
+    assert_eq!(total, (0..200).sum::<usize>());
+}
+
+/// Many scopes at once, from goroutines and from plain threads, each with
+/// nested spawns; run with GORT_PROCS = 1, 2 and 8 in CI.
+#[test]
+fn many_concurrent_scopes_with_nested_spawns() {
+    let total = std::sync::Arc::new(AtomicUsize::new(0));
+    std::thread::scope(|ts| {
+        for t in 0..4 {
+            let total = total.clone();
+            ts.spawn(move || {
+                let body = move || {
+                    for _ in 0..20 {
+                        let local = AtomicUsize::new(0);
+                        gort::scope(|s| {
+                            for _ in 0..50 {
+                                let local = &local;
+                                s.go(move || {
+                                    local.fetch_add(1, Ordering::Relaxed);
+                                    s.go(move || {
+                                        local.fetch_add(1, Ordering::Relaxed);
+                                    });
+                                });
+                            }
+                        });
+                        assert_eq!(local.load(Ordering::Relaxed), 100);
+                        total.fetch_add(100, Ordering::Relaxed);
+                    }
+                };
+                if t % 2 == 0 { gort::run(body) } else { body() }
+            });
+        }
+    });
+    assert_eq!(total.load(Ordering::Relaxed), 4 * 20 * 100);
+}

@@ -60,29 +60,6 @@ fn ten_thousand_sleepers_all_wake_not_early() {
 }
 
 #[test]
-fn sleepers_wake_in_deadline_order() {
-    // Goroutines sleeping 10, 20, ..., 100 ms record their wake order.
-    let order = gort::run(|| {
-        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let hs: Vec<_> = (1..=10u64)
-            .rev()
-            .map(|i| {
-                let log = log.clone();
-                gort::go(move || {
-                    gort::sleep(Duration::from_millis(i * 10));
-                    log.lock().unwrap().push(i);
-                })
-            })
-            .collect();
-        for h in hs {
-            h.join().unwrap();
-        }
-        Arc::try_unwrap(log).unwrap().into_inner().unwrap()
-    });
-    assert_eq!(order, (1..=10).collect::<Vec<u64>>());
-}
-
-#[test]
 fn sleeping_goroutine_does_not_hold_its_thread() {
     // 64 goroutines sleep in a loop until released: far more than there are
     // threads. If sleeping blocked a thread, the worker below could never run

@@ -60,25 +60,33 @@ pub(crate) enum WaitReason {
     Scope,
 }
 
-#[repr(C)]
+/// Field order is by temperature. A spawned G is usually run by another core
+/// than the one that created it, so each cache line the spawn and the first run
+/// touch is a miss: everything `newproc`, the run queues, `execute` and `goexit`
+/// need is in the first line (the type is line-aligned), the saved registers
+/// (`sched`, untouched until the first switch away) in the next two, and what
+/// only parking, sleeping or panicking uses after them.
+#[repr(C, align(64))]
 pub(crate) struct G {
-    /// Saved registers while not running (arch-specific layout; the asm's target).
-    pub sched: Gobuf,
-    pub stack: Stack,
     pub status: AtomicU32,
+    /// Created and not yet run (its stack contents do not matter yet).
+    pub fresh: bool,
+    pub waitreason: WaitReason,
     pub id: u64,
     /// The M running this G (Running/Syscall), else null.
     pub m: *mut M,
     /// Intrusive link: global run queue or free list.
     pub schedlink: *mut G,
     pub entry: Option<TaskRef>,
+    pub stack: Stack,
+    /// Saved registers while not running (arch-specific layout; the asm's target).
+    pub sched: Gobuf,
     pub name: Option<Box<str>>,
-    pub waitreason: WaitReason,
-    /// Created and not yet run (its stack contents do not matter yet).
-    pub fresh: bool,
     /// Wake-up time of the pending `sleep`, in `nanotime` units.
     pub sleep_when: i64,
 }
+
+const _: () = assert!(core::mem::offset_of!(G, stack) + core::mem::size_of::<Stack>() <= 64);
 
 impl G {
     pub(crate) fn new() -> G {

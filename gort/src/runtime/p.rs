@@ -72,6 +72,10 @@ pub(crate) struct P {
     /// Free Gs (with stacks of the default size), linked by `schedlink`.
     pub gfree: *mut G,
     pub ngfree: u32,
+    /// Goroutine ids reserved for this P: `goidcache..goidcacheend` (Go's
+    /// `goidcache`), so spawning does not write a global counter every time.
+    pub goidcache: u64,
+    pub goidcacheend: u64,
     pub timers: Timers,
     pub counters: PCounters,
     pub task_cache: super::taskalloc::Cache,
@@ -90,6 +94,8 @@ impl P {
             runq: RunQueue::new(),
             gfree: core::ptr::null_mut(),
             ngfree: 0,
+            goidcache: 0,
+            goidcacheend: 0,
             timers: Timers::new(),
             counters: PCounters::default(),
             task_cache: super::taskalloc::Cache::new(),

@@ -1,6 +1,6 @@
 //! Context switching, one file per host ABI.
 //!
-//! Each ABI file provides the same four primitives, named after Go's:
+//! Each ABI file provides the same primitives, named after Go's:
 //! - `Gobuf`: the saved context of a goroutine that is not running — exactly the
 //!   state the ABI says a callee must preserve, plus SP and PC;
 //! - `gogo(buf) -> !`: restore a `Gobuf` and jump to it (resume a goroutine);
@@ -10,8 +10,9 @@
 //! - `systemstack_switch(arg, f, g0_sp)`: call `f(arg)` on the g0 stack and come back;
 //! - `mstart_on_g0(g0_sp_out, f, m)`: record the top of the current OS thread's
 //!   stack as the M's g0 stack and call `f(m)` there (never returns);
-//! - `Gobuf::for_start(sp, gp)`: a context that, when `gogo`'d, calls
-//!   `sched::goroutine_main(gp)` on a fresh stack whose top is `sp`.
+//! - `gogo_start(sp, gp) -> !`: start a new goroutine: call
+//!   `sched::goroutine_main(gp)` on a fresh stack whose top is `sp`, with the
+//!   ABI's default floating-point control state.
 //!
 //! Only the asm lives here; what runs on each side of a switch is in `sched`.
 

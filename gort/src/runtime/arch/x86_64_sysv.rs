@@ -54,23 +54,42 @@ const _: () = assert!(MXCSR == 64 && X87CW == 68 && core::mem::size_of::<Gobuf>(
 const MXCSR_DEFAULT: u32 = 0x1F80;
 const X87CW_DEFAULT: u16 = 0x037F;
 
-impl Gobuf {
-    /// A context that starts a new goroutine: `gogo` loads RSP = `stack_top`
-    /// (16-aligned), RBX = `gp`, and jumps to `gostart`, which calls
-    /// `goroutine_main(gp)`.
-    pub(crate) fn for_start(stack_top: usize, gp: *mut G) -> Gobuf {
-        Gobuf {
-            sp: stack_top & !15,
-            pc: gostart as *const () as usize,
-            rbx: gp as usize,
-            mxcsr: MXCSR_DEFAULT,
-            x87cw: X87CW_DEFAULT,
-            ..Gobuf::default()
-        }
-    }
+/// Starts a new goroutine: resets MXCSR and the x87 control word to their
+/// defaults (only if they differ: see `gogo`), switches to `stack_top` (rounded
+/// down to 16 bytes) and jumps to `gostart` with RBX = `gp`, which calls
+/// `goroutine_main(gp)`. Unlike `gogo` it reads no `Gobuf`: a new goroutine has
+/// no saved context, so starting one touches nothing of its G but what the
+/// scheduler already read.
+///
+/// # Safety
+/// `stack_top` is the top of a stack owned by `gp`, on which nothing is live;
+/// `gp` is the G this M is starting. Never returns.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn gogo_start(stack_top: usize, gp: *mut G) -> ! {
+    naked_asm!(
+        "stmxcsr [rsp - 8]",
+        "cmp dword ptr [rsp - 8], {mxcsr}",
+        "je 2f",
+        "mov dword ptr [rsp - 8], {mxcsr}",
+        "ldmxcsr [rsp - 8]",
+        "2:",
+        "fnstcw [rsp - 8]",
+        "cmp word ptr [rsp - 8], {x87cw}",
+        "je 3f",
+        "mov word ptr [rsp - 8], {x87cw}",
+        "fldcw [rsp - 8]",
+        "3:",
+        "mov rbx, rsi",
+        "and rdi, -16",
+        "mov rsp, rdi",
+        "jmp {start}",
+        mxcsr = const MXCSR_DEFAULT,
+        x87cw = const X87CW_DEFAULT,
+        start = sym gostart,
+    )
 }
 
-/// First instruction of every goroutine. Entered by `gogo` (a jump, not a call)
+/// First instruction of every goroutine. Entered by `gogo_start` (a jump, not a call)
 /// with RSP 16-aligned and RBX = the G.
 #[unsafe(naked)]
 unsafe extern "C" fn gostart() -> ! {
@@ -90,7 +109,7 @@ unsafe extern "C" fn gostart() -> ! {
 /// Restores `buf` and jumps to it. Never returns.
 ///
 /// # Safety
-/// `buf` must hold a context saved by `mcall` (or built by `Gobuf::for_start`)
+/// `buf` must hold a context saved by `mcall`
 /// whose stack is still valid and owned by the caller's M from now on.
 #[unsafe(naked)]
 pub(crate) unsafe extern "C" fn gogo(buf: *const Gobuf) -> ! {

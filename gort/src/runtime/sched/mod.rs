@@ -55,6 +55,7 @@ use super::{arch, fatal, os, timers};
 use core::cell::UnsafeCell;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crossbeam_utils::CachePadded;
 use runq::Spill;
 
 /// Upper bound on `procs()`: Ps live in a fixed table so they can be read without
@@ -89,7 +90,9 @@ pub(crate) struct Sched {
     /// Goroutines spawned minus finished, for those spawned or finished without a
     /// P (plain threads); the rest is counted per P (`P.counters.gdelta`).
     pub ngoroutines: AtomicI64,
-    pub goidgen: AtomicU64,
+    /// Last goroutine id handed out (Ps reserve batches of it). Padded: it is
+    /// written on spawn, and the fields above are read by every stealing M.
+    pub goidgen: CachePadded<AtomicU64>,
 }
 
 // SAFETY: `locked` is only accessed with `lock` held; everything else is atomic.
@@ -111,7 +114,7 @@ pub(crate) static SCHED: Sched = Sched {
     allp: [const { AtomicPtr::new(null_mut()) }; MAX_PROCS],
     allp_len: AtomicUsize::new(0),
     ngoroutines: AtomicI64::new(0),
-    goidgen: AtomicU64::new(0),
+    goidgen: CachePadded::new(AtomicU64::new(0)),
 };
 
 impl Sched {
@@ -199,17 +202,20 @@ pub(crate) unsafe fn releasep(m: *mut M) -> *mut P {
 /// # Safety
 /// The caller's M holds `pp`; `gp` is Runnable and owned by the caller.
 #[inline]
-pub(crate) unsafe fn runqput(pp: *mut P, gp: *mut G, next: bool) {
+/// Returns true if the local ring was full and half of it moved to the global
+/// queue.
+pub(crate) unsafe fn runqput(pp: *mut P, gp: *mut G, next: bool) -> bool {
     // SAFETY: P is held by the caller.
-    if let Some(gp) = unsafe { (*pp).runq.put(gp, next) } {
+    match unsafe { (*pp).runq.put(gp, next) } {
+        None => false,
         // SAFETY: as above.
-        unsafe { runqput_slow(pp, gp) };
+        Some(gp) => unsafe { runqput_slow(pp, gp) },
     }
 }
 
 /// The local ring is full: move half of it, plus `gp`, to the global queue.
 #[cold]
-unsafe fn runqput_slow(pp: *mut P, gp: *mut G) {
+unsafe fn runqput_slow(pp: *mut P, gp: *mut G) -> bool {
     let mut spill: Spill = [null_mut(); runq::RUNQ_LEN / 2 + 1];
     // SAFETY: P is held by the caller.
     let n = unsafe {
@@ -219,7 +225,7 @@ unsafe fn runqput_slow(pp: *mut P, gp: *mut G) {
                 // Thieves made room meanwhile.
                 None => {
                     if (*pp).runq.put(gp, false).is_none() {
-                        return;
+                        return false;
                     }
                 }
             }
@@ -239,6 +245,7 @@ unsafe fn runqput_slow(pp: *mut P, gp: *mut G) {
         unsafe { globrunqputbatch(batch[0], batch[n - 1], n as u32) };
         SCHED.lock.unlock();
     }
+    true
 }
 
 /// Appends one G to the global queue.
@@ -296,7 +303,7 @@ unsafe fn globrunqget(pp: *mut P, max: u32) -> *mut G {
         for _ in 1..n {
             let g = l.runq_head;
             l.runq_head = (*g).schedlink;
-            runqput(pp, g, false);
+            let _ = runqput(pp, g, false);
         }
         if l.runq_head.is_null() {
             l.runq_tail = null_mut();
@@ -340,7 +347,8 @@ pub(crate) unsafe fn execute(m: *mut M, gp: *mut G, inherit: bool) -> ! {
     // SAFETY: per the contract.
     unsafe {
         let pp = (*m).p;
-        if (*gp).fresh {
+        let fresh = (*gp).fresh;
+        if fresh {
             (*gp).fresh = false;
             gfree::take_hot_stack(pp, gp);
         }
@@ -351,7 +359,11 @@ pub(crate) unsafe fn execute(m: *mut M, gp: *mut G, inherit: bool) -> ! {
             (*pp).schedtick = (*pp).schedtick.wrapping_add(1);
         }
         super::p::bump_u64(&(*pp).counters.switches);
-        arch::gogo(&(*gp).sched)
+        if fresh {
+            arch::gogo_start((*gp).stack.hi, gp)
+        } else {
+            arch::gogo(&(*gp).sched)
+        }
     }
 }
 

@@ -117,7 +117,7 @@ fn ready(gp: *mut G, next: bool) {
     // SAFETY: the current thread's M (if any); `gp` is now ours to queue.
     unsafe {
         if !m.is_null() && !(*m).p.is_null() && !(*m).in_syscall {
-            runqput((*m).p, gp, next);
+            let _ = runqput((*m).p, gp, next);
         } else {
             SCHED.lock.lock();
             globrunqput(gp);
@@ -131,13 +131,32 @@ pub(crate) fn gosched() {
     mcall(gosched_m);
 }
 
+/// Yields the processor and goes to the back of the global queue, behind every
+/// goroutine already waiting there (spawn back-pressure, see `newproc`).
+pub(crate) fn gosched_global() {
+    mcall(gosched_global_m);
+}
+
+unsafe extern "C" fn gosched_global_m(gp: *mut G) -> ! {
+    // SAFETY: on g0 of the M that was running `gp`.
+    unsafe {
+        let m: *mut M = (*gp).m;
+        setgstatus(gp, Status::Running, Status::Runnable);
+        dropg(m, gp);
+        SCHED.lock.lock();
+        globrunqput(gp);
+        SCHED.lock.unlock();
+        schedule(m)
+    }
+}
+
 unsafe extern "C" fn gosched_m(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`.
     unsafe {
         let m: *mut M = (*gp).m;
         setgstatus(gp, Status::Running, Status::Runnable);
         dropg(m, gp);
-        runqput((*m).p, gp, false);
+        let _ = runqput((*m).p, gp, false);
         schedule(m)
     }
 }
