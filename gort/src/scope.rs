@@ -28,12 +28,13 @@
 //! have finished.
 
 use crate::runtime::g::WaitReason;
+use crate::runtime::loom::{AtomicIsize, AtomicUsize};
 use crate::runtime::waiter::OneShot;
 use crate::spawn::{GoroutineId, ScopeMarker, TaskHandle, spawn_task};
 use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_utils::CachePadded;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::thread;
@@ -43,9 +44,51 @@ const WAITING: usize = 1 << (usize::BITS - 1);
 /// Added to `pending` with the owner's snapshot.
 const SETTLED: isize = 1 << (isize::BITS - 2);
 
-pub(crate) struct ScopeData {
+/// The lock-free accounting (see the module comment), apart so that it can be
+/// model-checked with loom.
+struct Counts {
     spawned: CachePadded<AtomicUsize>,
     pending: CachePadded<AtomicIsize>,
+}
+
+impl Counts {
+    fn new() -> Counts {
+        Counts {
+            spawned: CachePadded::new(AtomicUsize::new(0)),
+            pending: CachePadded::new(AtomicIsize::new(0)),
+        }
+    }
+
+    /// Counts a goroutine about to be spawned (it will call `finished` once).
+    fn spawning(&self) {
+        if self.spawned.fetch_add(1, Ordering::AcqRel) & WAITING != 0 {
+            // After the owner's snapshot: count ourselves in `pending`. Only a
+            // scoped goroutine can spawn now, and it is still running (not yet
+            // decremented), so `pending` cannot reach the settled zero before this.
+            self.pending.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// One goroutine is done. True if it was the last after the owner settled:
+    /// the caller must then wake the owner. Touches nothing after its decrement.
+    fn finished(&self) -> bool {
+        self.pending.fetch_sub(1, Ordering::AcqRel) == SETTLED + 1
+    }
+
+    /// Called once by the owner after the body returned. True if every goroutine
+    /// has already finished (nobody will wake the owner); false if the last one
+    /// to finish will.
+    fn settle(&self) -> bool {
+        let s = self.spawned.fetch_or(WAITING, Ordering::AcqRel) & !WAITING;
+        let before = self
+            .pending
+            .fetch_add(s as isize + SETTLED, Ordering::AcqRel);
+        before + s as isize == 0
+    }
+}
+
+pub(crate) struct ScopeData {
+    counts: Counts,
     a_goroutine_panicked: AtomicBool,
     done: OneShot,
 }
@@ -53,42 +96,28 @@ pub(crate) struct ScopeData {
 impl ScopeData {
     fn new() -> ScopeData {
         ScopeData {
-            spawned: CachePadded::new(AtomicUsize::new(0)),
-            pending: CachePadded::new(AtomicIsize::new(0)),
+            counts: Counts::new(),
             a_goroutine_panicked: AtomicBool::new(false),
             done: OneShot::new(),
         }
     }
 
-    /// Counts a goroutine about to be spawned (its packet will call `finished`).
-    fn spawning(&self) {
-        if self.spawned.fetch_add(1, Ordering::AcqRel) & WAITING != 0 {
-            // After the owner's snapshot: count ourselves in `pending`. We are a
-            // scoped goroutine still running, so `pending` cannot reach the
-            // settled zero before this.
-            self.pending.fetch_add(1, Ordering::AcqRel);
-        }
-    }
-
-    /// A scoped goroutine's packet is gone. May free `self` (via the owner) as
-    /// soon as the decrement is done: touches nothing after it but `done`, and
-    /// that only when it is the last.
+    /// A scoped goroutine's packet is gone. The owner may free `self` as soon as
+    /// the decrement in `finished` is done, unless this was the last goroutine,
+    /// whose `done.set()` the owner waits for (`set` touches the event's state
+    /// and the waiter record, never the event after the store that releases it).
     pub(crate) fn finished(&self, panicked: bool) {
         if panicked {
             self.a_goroutine_panicked.store(true, Ordering::Relaxed);
         }
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == SETTLED + 1 {
+        if self.counts.finished() {
             self.done.set();
         }
     }
 
     /// Called by the owner once the body has returned: waits for every goroutine.
     fn wait_all(&self) {
-        let s = self.spawned.fetch_or(WAITING, Ordering::AcqRel) & !WAITING;
-        let before = self
-            .pending
-            .fetch_add(s as isize + SETTLED, Ordering::AcqRel);
-        if before + s as isize != 0 {
+        if !self.counts.settle() {
             self.done.wait(WaitReason::Scope);
         }
     }
@@ -151,7 +180,7 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        self.data.spawning();
+        self.data.counts.spawning();
         // SAFETY: `scope` waits until every packet of this scope has been dropped,
         // which happens after the goroutine has finished with `f` and the result;
         // `self.data` lives until then (see the module comment).
@@ -191,7 +220,7 @@ impl fmt::Debug for Scope<'_, '_> {
         f.debug_struct("Scope")
             .field(
                 "spawned",
-                &(self.data.spawned.load(Ordering::Relaxed) & !WAITING),
+                &(self.data.counts.spawned.load(Ordering::Relaxed) & !WAITING),
             )
             .finish()
     }
@@ -202,5 +231,65 @@ impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
         f.debug_struct("ScopedJoinHandle")
             .field("id", &self.id)
             .finish()
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_scope {
+    use super::{Counts, SETTLED, WAITING};
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use loom::thread;
+
+    /// Two goroutines spawned by the body; one of them spawns a third, before or
+    /// after the owner settles. If the owner need not wait, all three have
+    /// finished; if it must, exactly one wake-up comes, after the last
+    /// decrement (an early wake would be followed by a second one).
+    #[test]
+    fn owner_waits_for_late_spawns_and_is_woken_once() {
+        loom::model(|| {
+            struct Shared {
+                counts: Counts,
+                woken: AtomicUsize,
+            }
+            let sh = Arc::new(Shared {
+                counts: Counts::new(),
+                woken: AtomicUsize::new(0),
+            });
+            fn finish(sh: &Shared) {
+                if sh.counts.finished() {
+                    sh.woken.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            sh.counts.spawning();
+            sh.counts.spawning();
+            let a = {
+                let sh = sh.clone();
+                thread::spawn(move || {
+                    sh.counts.spawning();
+                    let sh2 = sh.clone();
+                    let g = thread::spawn(move || finish(&sh2));
+                    finish(&sh);
+                    g
+                })
+            };
+            let b = {
+                let sh = sh.clone();
+                thread::spawn(move || finish(&sh))
+            };
+            let waited = !sh.counts.settle();
+            if !waited {
+                // `scope` would return now: nothing may be pending, and every
+                // spawn (including the late one) must be counted.
+                assert_eq!(sh.counts.pending.load(Ordering::SeqCst), SETTLED);
+                assert_eq!(sh.counts.spawned.load(Ordering::SeqCst), 3 | WAITING);
+            }
+            a.join().unwrap().join().unwrap();
+            b.join().unwrap();
+            assert_eq!(sh.counts.pending.load(Ordering::SeqCst), SETTLED);
+            // A wake before a late spawn was counted would be followed by a
+            // second one when that goroutine finished.
+            assert_eq!(sh.woken.load(Ordering::SeqCst), waited as usize);
+        });
     }
 }

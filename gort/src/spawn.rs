@@ -250,6 +250,12 @@ where
 /// it panics if the goroutine cannot be created (stack memory exhausted); use
 /// [`Builder::spawn`] to get an `io::Error` instead.
 ///
+/// The new goroutine is queued on the current processor. When a goroutine
+/// spawns faster than the processors run what it spawns (its run queue
+/// overflows), `go` also yields: the spawner goes to the back of the global run
+/// queue, behind the goroutines already waiting, so a spawn loop cannot build
+/// an unbounded backlog of goroutines that have not started yet.
+///
 /// ```
 /// let h = gort::go(|| 6 * 7);
 /// assert_eq!(h.join().unwrap(), 42);
