@@ -22,6 +22,9 @@ pub struct Stats {
     pub context_switches: u64,
     /// Successful work-stealing operations so far.
     pub steals: u64,
+    /// Asynchronous preemptions so far (goroutines stopped by a signal because
+    /// they kept their processor past a time slice while others waited).
+    pub preemptions: u64,
     /// Goroutines waiting for a run queue slot to come round (runnable, not running).
     pub runnable: usize,
     /// Goroutines parked (waiting for a timer, a join, ...), or inside `blocking`.
@@ -54,12 +57,13 @@ pub fn stats() -> Stats {
         }
     }
     let goroutines = sched::ngoroutines();
-    let (mut switches, mut steals) = (0, 0);
+    let (mut switches, mut steals, mut preemptions) = (0, 0, 0);
     for pp in sched::allp() {
         // SAFETY: Ps are never freed.
         unsafe {
             switches += (*pp).counters.switches.load(Ordering::Relaxed);
             steals += (*pp).counters.steals.load(Ordering::Relaxed);
+            preemptions += (*pp).counters.preemptions.load(Ordering::Relaxed);
         }
     }
     Stats {
@@ -68,6 +72,7 @@ pub fn stats() -> Stats {
         threads: NTHREADS.load(Ordering::Relaxed),
         context_switches: switches,
         steals,
+        preemptions,
         runnable,
         parked: goroutines.saturating_sub(runnable + running),
         timers,

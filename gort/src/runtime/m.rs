@@ -13,11 +13,12 @@
 //! `getm()` across a switch point (park, yield, sleep, blocking).
 
 use super::arch;
-use super::lock::Note;
+use super::lock::{Lock, Note};
 use super::p::P;
+use super::preempt::Affine;
 use super::{fatal, os, sched};
-use core::cell::Cell;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::cell::{Cell, UnsafeCell};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 pub(crate) struct M {
     pub id: u64,
@@ -42,6 +43,17 @@ pub(crate) struct M {
     pub waitunlockf: Option<unsafe fn(*mut super::g::G, *mut ()) -> bool>,
     pub waitlock: *mut (),
     fastrand: u64,
+    /// This thread's `pthread_t` (0 until it starts), for preemption signals.
+    pub thread: AtomicU64,
+    /// Its kernel thread id (0 until it starts), to ask whether it is blocked.
+    pub tid: AtomicI32,
+    /// A preemption call has been injected and has not parked yet.
+    pub preempting: AtomicBool,
+    /// Goroutines preempted asynchronously on this M, which only this M resumes
+    /// (see `preempt`); `naffine` is their number, readable without the lock.
+    pub affine_lock: Lock,
+    pub affine: UnsafeCell<Affine>,
+    pub naffine: AtomicU32,
 }
 
 thread_local! {
@@ -75,6 +87,9 @@ pub(crate) fn locks_inc() {
     if !m.is_null() {
         // SAFETY: the current thread's own M.
         unsafe { (*m).locks += 1 };
+        // The preemption signal handler reads `locks` on this thread: the store
+        // must not sink below the code it protects.
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
     }
 }
 
@@ -82,12 +97,44 @@ pub(crate) fn locks_inc() {
 pub(crate) fn locks_dec() {
     let m = getm();
     if !m.is_null() {
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
         // SAFETY: the current thread's own M.
         unsafe {
             if (*m).locks == 0 {
                 fatal("runtime lock count underflow");
             }
             (*m).locks -= 1;
+        }
+    }
+}
+
+/// No preemption while alive: raises `m.locks` on the current M (if any) for a
+/// stretch of runtime code run on a goroutine's stack that reads or changes
+/// M/P-owned state (a signal landing in the middle would let another goroutine
+/// on this M see it half done). Must not be held across a switch point; the
+/// switches have their own hold (`sched::park::mcall`).
+pub(crate) struct NoPreempt(*mut M);
+
+impl NoPreempt {
+    #[inline]
+    pub(crate) fn new() -> NoPreempt {
+        let m = getm();
+        if !m.is_null() {
+            // SAFETY: the current thread's own M.
+            unsafe { (*m).locks += 1 };
+            core::sync::atomic::compiler_fence(Ordering::SeqCst);
+        }
+        NoPreempt(m)
+    }
+}
+
+impl Drop for NoPreempt {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            core::sync::atomic::compiler_fence(Ordering::SeqCst);
+            // SAFETY: the M we raised, which is still this thread's (no switch).
+            unsafe { (*self.0).locks -= 1 };
         }
     }
 }
@@ -126,6 +173,15 @@ pub(crate) fn newm(pp: *mut P, spinning: bool) {
         waitunlockf: None,
         waitlock: core::ptr::null_mut(),
         fastrand: 0x9E37_79B9_7F4A_7C15 ^ id.wrapping_mul(0xBF58_476D_1CE4_E5B9),
+        thread: AtomicU64::new(0),
+        tid: AtomicI32::new(0),
+        preempting: AtomicBool::new(false),
+        affine_lock: Lock::new(),
+        affine: UnsafeCell::new(Affine {
+            head: core::ptr::null_mut(),
+            tail: core::ptr::null_mut(),
+        }),
+        naffine: AtomicU32::new(0),
     }));
     struct SendM(*mut M);
     // SAFETY: the new M is handed to exactly one thread, which owns it from now on.
@@ -145,6 +201,12 @@ pub(crate) fn newm(pp: *mut P, spinning: bool) {
 
 fn mstart(m: *mut M) -> ! {
     setm(m);
+    // SAFETY: this thread's own M.
+    unsafe {
+        (*m).thread
+            .store(os::current_thread() as u64, Ordering::Relaxed);
+        (*m).tid.store(os::current_tid(), Ordering::Relaxed);
+    }
     os::thread_setup();
     // SAFETY: `m` is this thread's M; `g0_sp` is written once here.
     unsafe { arch::mstart_on_g0(&mut (*m).g0_sp, mstart1, m) }

@@ -7,7 +7,8 @@
 //!   arch/      context switch per ABI (gogo, mcall, systemstack)
 //!   os/        futex, clock, per-thread set-up per OS
 //!   stack/     guarded stack reservations and their pools
-//!   signal/    guard-page fault handler
+//!   signal/    guard-page fault handler, preemption signal
+//!   preempt/   time slices, preemption requests, the async-preempt trampoline
 //!   sched/     run queues, schedule/findrunnable, park/ready, idle Ms and Ps,
 //!              spawning and G recycling, blocking hand-off, set_procs
 //!   g.rs m.rs p.rs   the three descriptors
@@ -28,6 +29,7 @@ pub(crate) mod m;
 pub(crate) mod os;
 pub(crate) mod p;
 pub(crate) mod panic;
+pub(crate) mod preempt;
 pub(crate) mod sched;
 pub(crate) mod signal;
 pub(crate) mod stack;
@@ -56,6 +58,7 @@ pub(crate) fn init() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         stack::default_size();
+        preempt::init();
         signal::install();
         panic::install_hook();
         sched::procs::procresize(default_procs());

@@ -39,6 +39,8 @@ pub(crate) struct PCounters {
     pub gdelta: AtomicI64,
     pub switches: AtomicU64,
     pub steals: AtomicU64,
+    /// Asynchronous preemptions of goroutines on this P.
+    pub preemptions: AtomicU64,
 }
 
 /// Owner-only increment of a per-P counter.
@@ -56,6 +58,9 @@ pub(crate) fn bump_u64(c: &AtomicU64) {
 pub(crate) struct SysmonTick {
     pub syscalltick: u32,
     pub syscallwhen: i64,
+    /// `schedtick` when sysmon last saw it change, and when (see `preempt`).
+    pub schedtick: u32,
+    pub schedwhen: i64,
 }
 
 pub(crate) struct P {
@@ -65,7 +70,9 @@ pub(crate) struct P {
     /// Intrusive link: the idle-P list.
     pub link: *mut P,
     /// Incremented on every scheduling round (fairness: poll the global queue).
-    pub schedtick: u32,
+    pub schedtick: AtomicU32,
+    /// `preempt::REQUESTED | schedtick` when sysmon asks the running slice to end.
+    pub preempt_req: AtomicU64,
     /// Incremented on every `blocking` entry and exit (sysmon compares it).
     pub syscalltick: AtomicU32,
     pub runq: RunQueue,
@@ -89,7 +96,8 @@ impl P {
             status: AtomicU32::new(PStatus::Idle as u32),
             m: core::ptr::null_mut(),
             link: core::ptr::null_mut(),
-            schedtick: 0,
+            schedtick: AtomicU32::new(0),
+            preempt_req: AtomicU64::new(0),
             syscalltick: AtomicU32::new(0),
             runq: RunQueue::new(),
             gfree: core::ptr::null_mut(),

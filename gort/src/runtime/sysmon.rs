@@ -11,14 +11,17 @@
 //! work anyway, in which case it is left alone for up to 10 ms (Go's rule: taking
 //! it would only cost the returning M a trip through the idle list).
 //!
+//! And it **preempts** goroutines that keep a P too long while other work waits
+//! (`preempt::sysmon_check`).
+//!
 //! Tick: 20 µs while it is finding work to do; after 50 idle ticks (1 ms) the
-//! sleep doubles up to 10 ms. A goroutine entering `blocking` while sysmon is in a
+//! sleep doubles up to half a time slice (1 ms) while any P runs. A goroutine entering `blocking` while sysmon is in a
 //! long sleep wakes it, so a hand-off always happens within ~20–40 µs. When every P
 //! is idle sysmon sleeps until a P starts running again (after a last scavenge).
 
-use super::os;
 use super::p::PStatus;
 use super::sched::{self, SCHED, gfree, gomaxprocs, handoffp, procs};
+use super::{os, preempt};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Go's values: start at 20 µs, double after 50 idle ticks, cap at 10 ms.
@@ -68,6 +71,8 @@ fn all_idle() -> bool {
 }
 
 fn sysmon() {
+    // Its sleeps are the preemption clock: no timer slack.
+    os::set_timer_slack_ns(1_000);
     let mut idle = 0u32;
     let mut delay = MIN_DELAY_US;
     let mut last_scavenge = os::nanotime();
@@ -94,13 +99,16 @@ fn sysmon() {
             idle = 0;
             continue;
         }
+        // Some P is running: look at least twice per time slice (preemption).
+        delay = delay.min((preempt::time_slice_ns() / 2_000).max(1) as u32);
         DELAY_US.store(delay, Ordering::Relaxed);
         let seq = WAKE.load(Ordering::SeqCst);
         os::futex_wait(&WAKE, seq, Some(delay as i64 * 1000));
         let woken = WAKE.load(Ordering::SeqCst) != seq;
         DELAY_US.store(MIN_DELAY_US, Ordering::Relaxed);
         let now = os::nanotime();
-        if retake(now) > 0 || woken {
+        let preempted = preempt::sysmon_check(now);
+        if retake(now) > 0 || woken || preempted {
             idle = 0;
         } else {
             idle += 1;

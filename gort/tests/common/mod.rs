@@ -29,3 +29,48 @@ pub fn child_mode() -> Option<String> {
 pub fn procs_from_env() -> usize {
     gort::procs()
 }
+
+/// Like `run_child`, but kills the child after `timeout`; `None` if it had to.
+pub fn run_child_timeout(
+    test: &str,
+    mode: &str,
+    extra_env: &[(&str, &str)],
+    timeout: std::time::Duration,
+) -> Option<Output> {
+    use std::process::Stdio;
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut cmd = Command::new(exe);
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env("GORT_TEST_CHILD", mode)
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn child test process");
+    let start = std::time::Instant::now();
+    loop {
+        if child.try_wait().expect("wait for child").is_some() {
+            return Some(child.wait_with_output().expect("child output"));
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The value of `key=<u64>` in a child's stdout.
+pub fn stdout_value(out: &Output, key: &str) -> Option<u64> {
+    let s = String::from_utf8_lossy(&out.stdout);
+    let pat = format!("{key}=");
+    let i = s.find(&pat)? + pat.len();
+    s[i..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}

@@ -130,6 +130,87 @@ pub(crate) fn thread_setup() {
                 libc::sigaltstack(&st, core::ptr::null_mut());
             }
         }
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong);
     }
+    set_timer_slack_ns(1_000);
+}
+
+/// Sets how late the kernel may fire this thread's timed sleeps.
+pub(crate) fn set_timer_slack_ns(ns: u64) {
+    // SAFETY: prctl with a plain integer argument.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns as libc::c_ulong) };
+}
+
+/// The calling thread's `pthread_t`.
+pub(crate) fn current_thread() -> libc::pthread_t {
+    // SAFETY: always valid.
+    unsafe { libc::pthread_self() }
+}
+
+/// Sends `sig` to one thread of this process (async-signal-safe).
+pub(crate) fn signal_thread(t: libc::pthread_t, sig: libc::c_int) {
+    // SAFETY: `t` is a runtime thread, which never exits while the process runs.
+    unsafe { libc::pthread_kill(t, sig) };
+}
+
+/// The executable code (`[lo, hi)` of its executable `PT_LOAD` segments) of the
+/// loaded object containing `addr`; `(0, 0)` if not found.
+pub(crate) fn text_range(addr: usize) -> (usize, usize) {
+    struct Find {
+        addr: usize,
+        lo: usize,
+        hi: usize,
+    }
+    unsafe extern "C" fn cb(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: dl_iterate_phdr passes a valid info; `data` is our `Find`.
+        unsafe {
+            let f = &mut *data.cast::<Find>();
+            let base = (*info).dlpi_addr as usize;
+            let phdrs = core::slice::from_raw_parts((*info).dlpi_phdr, (*info).dlpi_phnum as usize);
+            let (mut lo, mut hi) = (usize::MAX, 0);
+            let mut contains = false;
+            for ph in phdrs {
+                if ph.p_type == libc::PT_LOAD && ph.p_flags & libc::PF_X != 0 {
+                    let s = base + ph.p_vaddr as usize;
+                    let e = s + ph.p_memsz as usize;
+                    lo = lo.min(s);
+                    hi = hi.max(e);
+                    contains |= (s..e).contains(&f.addr);
+                }
+            }
+            if contains {
+                f.lo = lo;
+                f.hi = hi;
+                return 1;
+            }
+            0
+        }
+    }
+    let mut f = Find { addr, lo: 0, hi: 0 };
+    // SAFETY: the callback only reads the headers it is given.
+    unsafe { libc::dl_iterate_phdr(Some(cb), (&mut f as *mut Find).cast()) };
+    (f.lo, f.hi)
+}
+
+/// The calling thread's kernel id.
+pub(crate) fn current_tid() -> i32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// True if thread `tid` of this process is blocked in the kernel (sleeping or
+/// in uninterruptible wait), false if it is running or runnable (or unknown).
+/// Not async-signal-safe (reads `/proc`).
+pub(crate) fn thread_blocked(tid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+        return false;
+    };
+    // "tid (comm) S ...": the state follows the last ')' (comm may contain one).
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].trim_start().chars().next());
+    matches!(state, Some('S' | 'D'))
 }

@@ -111,6 +111,7 @@ static GFREE: GlobalFree = GlobalFree {
 
 /// Creates a goroutine running `task` and makes it runnable. Returns its id.
 pub(crate) fn newproc(task: TaskRef, stack_size: usize, name: Option<Box<str>>) -> io::Result<u64> {
+    let hold = crate::runtime::m::NoPreempt::new();
     let m = getm();
     // SAFETY: the current thread's own M, if any.
     let pp = unsafe {
@@ -157,8 +158,11 @@ pub(crate) fn newproc(task: TaskRef, stack_size: usize, name: Option<Box<str>>) 
         // ~20 k fresh stacks (an madvise each) and took ~110 ns per goroutine,
         // against ~70 ns with it (bench/ spawn, 2 cores). Go has no such rule
         // but preempts a spawner every 10 ms, which bounds its backlog too.
+        drop(hold);
         if spilled && super::park::can_park() {
             super::park::gosched_global();
+        } else {
+            crate::runtime::preempt::check();
         }
     }
     Ok(id)

@@ -43,7 +43,9 @@ mod systemstack;
 
 pub(crate) use gfree::newproc;
 pub(crate) use idle::{handoffp, stopm, wakep};
-pub(crate) use park::{can_park, dropg, goexit, gopark, goready, goready_batch, gosched};
+pub(crate) use park::{
+    can_park, dropg, goexit, gopark, goready, goready_batch, gosched, gosched_global, preempt_park,
+};
 pub(crate) use syscall::{entersyscall, exitsyscall};
 pub(crate) use systemstack::systemstack;
 
@@ -51,7 +53,7 @@ use super::g::{G, Status, setgstatus};
 use super::lock::Lock;
 use super::m::M;
 use super::p::{P, PStatus};
-use super::{arch, fatal, os, timers};
+use super::{arch, fatal, os, preempt, timers};
 use core::cell::UnsafeCell;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -132,6 +134,7 @@ impl Sched {
 /// Counts a goroutine created (+1) or finished (-1) by the caller, on its P if it
 /// holds one (no shared cache line), else on the global counter.
 pub(crate) fn count_goroutines(delta: i64) {
+    let _hold = super::m::NoPreempt::new();
     let m = super::m::getm();
     // SAFETY: the current thread's own M and the P it holds.
     unsafe {
@@ -264,7 +267,7 @@ pub(crate) unsafe fn globrunqput(gp: *mut G) {
 ///
 /// # Safety
 /// `SCHED.lock` held; the batch is linked through `schedlink`, ending in null.
-unsafe fn globrunqputbatch(head: *mut G, tail: *mut G, n: u32) {
+pub(crate) unsafe fn globrunqputbatch(head: *mut G, tail: *mut G, n: u32) {
     // SAFETY: lock held.
     unsafe {
         let l = SCHED.locked();
@@ -356,9 +359,14 @@ pub(crate) unsafe fn execute(m: *mut M, gp: *mut G, inherit: bool) -> ! {
         (*gp).m = m;
         setgstatus(gp, Status::Runnable, Status::Running);
         if !inherit {
-            (*pp).schedtick = (*pp).schedtick.wrapping_add(1);
+            let t = (*pp).schedtick.load(Ordering::Relaxed);
+            (*pp).schedtick.store(t.wrapping_add(1), Ordering::Relaxed);
         }
         super::p::bump_u64(&(*pp).counters.switches);
+        // The switch hold (see `park::mcall`): no preemption until the goroutine
+        // is back on its own stack, in Rust code that releases it.
+        (*m).locks += 1;
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
         if fresh {
             arch::gogo_start((*gp).stack.hi, gp)
         } else {
@@ -407,7 +415,20 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
             let mut now = check_timers(pp);
 
             // Fairness: the global queue cannot starve behind local work.
-            if (*pp).schedtick.is_multiple_of(GLOBAL_POLL_INTERVAL)
+            if (*pp)
+                .schedtick
+                .load(Ordering::Relaxed)
+                .is_multiple_of(GLOBAL_POLL_INTERVAL)
+            {
+                let gp = preempt::affine_get(m);
+                if !gp.is_null() {
+                    return (gp, false);
+                }
+            }
+            if (*pp)
+                .schedtick
+                .load(Ordering::Relaxed)
+                .is_multiple_of(GLOBAL_POLL_INTERVAL)
                 && SCHED.runqsize.load(Ordering::Relaxed) > 0
             {
                 SCHED.lock.lock();
@@ -419,6 +440,11 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
             }
             if let Some(r) = (*pp).runq.get() {
                 return r;
+            }
+            // Goroutines preempted on this thread, which only it may resume.
+            let gp = preempt::affine_get(m);
+            if !gp.is_null() {
+                return (gp, false);
             }
             if SCHED.runqsize.load(Ordering::SeqCst) > 0 {
                 SCHED.lock.lock();
@@ -557,6 +583,8 @@ unsafe fn steal_work(m: *mut M, now: i64) -> (*mut G, bool) {
 /// Entry point of every goroutine (called by the arch `gostart` trampoline on the
 /// goroutine's fresh stack). Runs the task, then exits the goroutine.
 pub(crate) extern "C" fn goroutine_main(gp: *mut G) -> ! {
+    // Release the switch hold `execute` took.
+    super::m::locks_dec();
     // SAFETY: `gp` is the G this M just started; only it touches `entry` now.
     let task = unsafe { (*gp).entry.take() };
     match task {

@@ -34,15 +34,35 @@ pub(crate) fn can_park() -> bool {
 }
 
 /// Switches the current goroutine out to run `f(gp)` on g0.
+///
+/// The switch hold: `m.locks` is raised from before the switch until the
+/// goroutine runs Rust code again, so a preemption signal can never land in the
+/// switch itself (see `preempt`). Here the hold is taken on this M and `f`
+/// releases it on g0 (`release_switch_hold`); when the goroutine is resumed,
+/// `execute` takes one on the resuming M, released below after `mcall` returns.
 #[inline]
-fn mcall(f: unsafe extern "C" fn(*mut G) -> !) {
+pub(super) fn mcall(f: unsafe extern "C" fn(*mut G) -> !) {
     let m = getm();
     // SAFETY: called on a goroutine (callers check `can_park`); g0's stack top is
     // free while a goroutine runs on this M.
     unsafe {
+        (*m).locks += 1;
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
         let gp = (*m).curg;
         arch::mcall(&mut (*gp).sched, (*m).g0_sp, f, gp);
     }
+    // Resumed, maybe on another M: that M's `execute` took the hold.
+    crate::runtime::m::locks_dec();
+}
+
+/// First thing every `mcall` target does on g0: drop the switch hold.
+///
+/// # Safety
+/// `m` is the current M, on g0, inside an `mcall` target.
+pub(super) unsafe fn release_switch_hold(m: *mut M) {
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    // SAFETY: per the contract.
+    unsafe { (*m).locks -= 1 };
 }
 
 /// Parks the current goroutine; see the contract at the top of this file.
@@ -83,6 +103,7 @@ unsafe extern "C" fn park_m(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`.
     unsafe {
         let m = (*gp).m;
+        release_switch_hold(m);
         setgstatus(gp, Status::Running, Status::Waiting);
         dropg(m, gp);
         if let Some(f) = (*m).waitunlockf.take() {
@@ -112,6 +133,7 @@ pub(crate) fn goready_batch(gp: *mut G) {
 }
 
 fn ready(gp: *mut G, next: bool) {
+    let _hold = crate::runtime::m::NoPreempt::new();
     casgstatus(gp, Status::Waiting, Status::Runnable);
     let m = getm();
     // SAFETY: the current thread's M (if any); `gp` is now ours to queue.
@@ -141,6 +163,7 @@ unsafe extern "C" fn gosched_global_m(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`.
     unsafe {
         let m: *mut M = (*gp).m;
+        release_switch_hold(m);
         setgstatus(gp, Status::Running, Status::Runnable);
         dropg(m, gp);
         SCHED.lock.lock();
@@ -150,10 +173,33 @@ unsafe extern "C" fn gosched_global_m(gp: *mut G) -> ! {
     }
 }
 
+/// Parks the current goroutine, asynchronously preempted, on its M's own queue
+/// (called from the preemption trampoline on the goroutine's stack). Returns
+/// when the M runs it again.
+pub(crate) fn preempt_park() {
+    mcall(preempt_m);
+}
+
+unsafe extern "C" fn preempt_m(gp: *mut G) -> ! {
+    // SAFETY: on g0 of the M that was running `gp`.
+    unsafe {
+        let m: *mut M = (*gp).m;
+        release_switch_hold(m);
+        setgstatus(gp, Status::Running, Status::Runnable);
+        dropg(m, gp);
+        crate::runtime::p::bump_u64(&(*(*m).p).counters.preemptions);
+        (*m).preempting
+            .store(false, core::sync::atomic::Ordering::Relaxed);
+        crate::runtime::preempt::affine_put(m, gp);
+        schedule(m)
+    }
+}
+
 unsafe extern "C" fn gosched_m(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`.
     unsafe {
         let m: *mut M = (*gp).m;
+        release_switch_hold(m);
         setgstatus(gp, Status::Running, Status::Runnable);
         dropg(m, gp);
         let _ = runqput((*m).p, gp, false);
@@ -171,6 +217,7 @@ unsafe extern "C" fn goexit0(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`; nothing references its stack.
     unsafe {
         let m = (*gp).m;
+        release_switch_hold(m);
         setgstatus(gp, Status::Running, Status::Dead);
         dropg(m, gp);
         (*gp).name = None;

@@ -10,11 +10,10 @@
 //! goroutine goes on the global queue and the M sleeps.
 
 use super::{SCHED, acquirep, dropg, execute, globrunqput, gomaxprocs, idle, procs, schedule};
-use crate::runtime::arch;
 use crate::runtime::g::{G, Status, setgstatus};
-use crate::runtime::m::getm;
+use crate::runtime::m::{NoPreempt, getm};
 use crate::runtime::p::PStatus;
-use crate::runtime::{fatal, sysmon};
+use crate::runtime::{fatal, preempt, sysmon};
 use core::ptr::null_mut;
 use core::sync::atomic::Ordering;
 
@@ -30,6 +29,10 @@ pub(crate) fn entersyscall() -> bool {
         if (*m).locks != 0 {
             fatal("entersyscall: holding runtime locks");
         }
+        let _hold = NoPreempt::new();
+        // This thread is about to block: goroutines preempted on it may not wait
+        // for it (see `preempt`).
+        preempt::release_affine(m);
         let pp = (*m).p;
         let gp = (*m).curg;
         (*pp).syscalltick.fetch_add(1, Ordering::Relaxed);
@@ -46,6 +49,7 @@ pub(crate) fn entersyscall() -> bool {
 
 /// The blocking call returned: get a P back, or park until one is free.
 pub(crate) fn exitsyscall() {
+    let hold = NoPreempt::new();
     let m = getm();
     // SAFETY: the current M, whose goroutine is in Syscall.
     unsafe {
@@ -76,8 +80,10 @@ pub(crate) fn exitsyscall() {
             setgstatus(gp, Status::Syscall, Status::Running);
             return;
         }
-        // None: queue the goroutine and let this M sleep (on g0).
-        arch::mcall(&mut (*gp).sched, (*m).g0_sp, exitsyscall0, gp);
+        // None: queue the goroutine and let this M sleep (on g0). No P is held
+        // from here, so no preemption can land before `mcall` takes its hold.
+        drop(hold);
+        super::park::mcall(exitsyscall0);
     }
 }
 
@@ -85,6 +91,7 @@ unsafe extern "C" fn exitsyscall0(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`, which has no P.
     unsafe {
         let m = (*gp).m;
+        super::park::release_switch_hold(m);
         setgstatus(gp, Status::Syscall, Status::Runnable);
         dropg(m, gp);
         SCHED.lock.lock();

@@ -10,6 +10,7 @@ use core::mem::MaybeUninit;
 struct Previous {
     segv: UnsafeCell<MaybeUninit<libc::sigaction>>,
     bus: UnsafeCell<MaybeUninit<libc::sigaction>>,
+    urg: UnsafeCell<MaybeUninit<libc::sigaction>>,
 }
 
 // SAFETY: written once before the handler is installed, only read afterwards.
@@ -18,23 +19,57 @@ unsafe impl Sync for Previous {}
 static PREVIOUS: Previous = Previous {
     segv: UnsafeCell::new(MaybeUninit::zeroed()),
     bus: UnsafeCell::new(MaybeUninit::zeroed()),
+    urg: UnsafeCell::new(MaybeUninit::zeroed()),
 };
 
-/// Installs the handler for SIGSEGV and SIGBUS. Called once, at runtime start.
+/// Installs the handlers: SIGSEGV and SIGBUS (guard pages), SIGURG
+/// (preemption). Called once, at runtime start.
 pub(crate) fn install() {
     // SAFETY: sigaction with valid pointers; PREVIOUS is written before the new
     // handler is visible (the old action is returned by the same call that installs
-    // ours, and a fault on another thread in between would find zeroes = SIG_DFL).
+    // ours, and a signal on another thread in between would find zeroes = SIG_DFL).
     unsafe {
-        for (sig, slot) in [
-            (libc::SIGSEGV, &PREVIOUS.segv),
-            (libc::SIGBUS, &PREVIOUS.bus),
+        for (sig, slot, f) in [
+            (libc::SIGSEGV, &PREVIOUS.segv, handler as *const () as usize),
+            (libc::SIGBUS, &PREVIOUS.bus, handler as *const () as usize),
+            (
+                libc::SIGURG,
+                &PREVIOUS.urg,
+                urg_handler as *const () as usize,
+            ),
         ] {
             let mut sa: libc::sigaction = core::mem::zeroed();
-            sa.sa_sigaction = handler as *const () as usize;
-            sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            sa.sa_sigaction = f;
+            // SA_RESTART: a preemption signal must not make a blocking syscall
+            // in user code fail with EINTR.
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, (*slot.get()).as_mut_ptr());
+        }
+    }
+}
+
+/// SIGURG: a preemption request from sysmon (Go's choice of signal: it is
+/// rarely used by programs, and ignored by default). On a thread that is not an
+/// M it is someone else's: chain to the previous handler.
+extern "C" fn urg_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel's context for this signal.
+    if unsafe { crate::runtime::preempt::on_signal(ctx) } {
+        return;
+    }
+    // SAFETY: PREVIOUS was filled in by `install`.
+    unsafe {
+        let prev = (*PREVIOUS.urg.get()).assume_init_ref();
+        let h = prev.sa_sigaction;
+        if h == libc::SIG_DFL || h == libc::SIG_IGN {
+            // SIGURG's default action is to ignore it.
+        } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                core::mem::transmute(h);
+            f(sig, info, ctx);
+        } else {
+            let f: extern "C" fn(libc::c_int) = core::mem::transmute(h);
+            f(sig);
         }
     }
 }

@@ -1,0 +1,329 @@
+//! Preemption: goroutines that run too long are made to yield.
+//!
+//! **Policy.** sysmon (which wakes at least every half a time slice while any
+//! P is running) notices a P whose `schedtick` has not moved for
+//! a time slice (2 ms, `GORT_TIMESLICE_US` to change: one goroutine, or a chain of goroutines handing
+//! each other the slice through `runnext`, has had the P that long) *while
+//! something else waits for that P*: its local queue, the global queue, its
+//! M's preempted goroutines, or one of its timers is due. A lone goroutine with
+//! nothing waiting is left alone: preempting it would only cost a round trip.
+//! Go uses 10 ms and no "something waits" test; ours is shorter so that a
+//! sleeper sharing one P with a spinner wakes within a few ms, and the test keeps
+//! the cost away from programs that do not need it.
+//!
+//! **Request.** sysmon stores `REQUESTED | schedtick` in the P's `preempt_req`.
+//! It only matches while the same slice runs, so a request that arrives late
+//! (after the goroutine switched anyway) is void and needs no clearing.
+//!
+//! **Cooperative.** Runtime entries that do not switch anyway (`go`) call
+//! `check`, which yields to the global queue when the request matches. Every
+//! switch (park, yield, sleep, exit) ends the slice by itself.
+//!
+//! **Asynchronous** (unless `GORT_ASYNCPREEMPT=0`). sysmon also sends SIGURG to
+//! the P's M (once per sysmon tick while the request stands: a refused attempt
+//! is retried). The handler injects a call to the trampoline (`x86_64.rs`) only
+//! if it is safe to stop the goroutine at that instruction:
+//! - the M is running a goroutine, holds its P, is not inside `blocking`, and
+//!   holds no runtime lock (`m.locks == 0`; the runtime also holds it across
+//!   every stack switch, from the `mcall`/`execute` side to the resumed side, so
+//!   no switch code is ever interrupted);
+//! - the PC is in the executable's own code: not in libc (a goroutine stopped
+//!   inside `malloc` holding an arena lock would deadlock the next goroutine on
+//!   that thread that allocates), the vDSO or another shared object;
+//! - SP is inside the goroutine's stack, 8-aligned, with `headroom()` to spare;
+//! - no injection for this M is already on its way.
+//!
+//! **Migration.** Rust code keeps thread-local addresses in registers, so a
+//! goroutine stopped at an arbitrary instruction must not wake up on another
+//! thread. An asynchronously preempted goroutine therefore goes on its M's own
+//! queue (`M.affine`), which only that M runs (before the global queue, and
+//! every 61st round ahead of local work, like the global queue). It may move at
+//! its next voluntary switch as usual. If its M cannot come back to it — the M
+//! enters `blocking`, or its P has not switched for `RELEASE_NS` and its thread
+//! is blocked in the kernel (a goroutine waiting on a `std` lock or a blocking
+//! call outside `blocking`; asked of `/proc`, so a thread that the OS merely
+//! has not scheduled keeps its goroutines) — its preempted goroutines are
+//! released to the global queue and may resume elsewhere.
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+#[cfg(target_arch = "x86_64")]
+use x86_64 as arch;
+
+use super::g::G;
+use super::m::{M, getm};
+use super::os;
+use super::p::{P, PStatus};
+use super::sched::{self, SCHED};
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// A goroutine (or a `runnext` chain) may keep its P this long while others
+/// wait, unless `GORT_TIMESLICE_US` says otherwise (tests use it to preempt
+/// often).
+const DEFAULT_TIME_SLICE_NS: i64 = 2_000_000;
+static TIME_SLICE: core::sync::atomic::AtomicI64 =
+    core::sync::atomic::AtomicI64::new(DEFAULT_TIME_SLICE_NS);
+
+/// The time slice in nanoseconds.
+pub(crate) fn time_slice_ns() -> i64 {
+    TIME_SLICE.load(Ordering::Relaxed)
+}
+/// Preempted goroutines whose M has not switched for this long are released.
+const RELEASE_NS: i64 = 10_000_000;
+const REQUESTED: u64 = 1 << 32;
+
+static ASYNC: AtomicBool = AtomicBool::new(true);
+/// The executable's code, `[lo, hi)`: where async preemption may land.
+static TEXT_LO: AtomicUsize = AtomicUsize::new(0);
+static TEXT_HI: AtomicUsize = AtomicUsize::new(0);
+
+/// Reads `GORT_ASYNCPREEMPT`, sizes the trampoline's save area and finds the
+/// executable's code range. Called once by `runtime::init`, before sysmon.
+pub(crate) fn init() {
+    if std::env::var("GORT_ASYNCPREEMPT").is_ok_and(|v| v.trim() == "0") {
+        ASYNC.store(false, Ordering::Relaxed);
+    }
+    if let Ok(v) = std::env::var("GORT_TIMESLICE_US") {
+        match v.trim().parse::<i64>() {
+            Ok(us) if (10..=1_000_000).contains(&us) => {
+                TIME_SLICE.store(us * 1000, Ordering::Relaxed)
+            }
+            _ => os::write_stderr(
+                format!("gort: ignoring invalid GORT_TIMESLICE_US={v:?} (want 10..=1000000)\n")
+                    .as_bytes(),
+            ),
+        }
+    }
+    arch::init();
+    let (lo, hi) = os::text_range(arch::async_preempt as *const () as usize);
+    TEXT_LO.store(lo, Ordering::Relaxed);
+    TEXT_HI.store(hi, Ordering::Relaxed);
+    if lo == hi {
+        ASYNC.store(false, Ordering::Relaxed);
+    }
+}
+
+/// True unless `GORT_ASYNCPREEMPT=0`.
+pub(crate) fn async_enabled() -> bool {
+    ASYNC.load(Ordering::Relaxed)
+}
+
+/// The request value that matches the P's current slice.
+fn request_for(tick: u32) -> u64 {
+    REQUESTED | tick as u64
+}
+
+/// True if sysmon asked the goroutine running on `pp` to yield.
+///
+/// # Safety
+/// The caller's M holds `pp`.
+unsafe fn requested(pp: *mut P) -> bool {
+    // SAFETY: per the contract.
+    unsafe {
+        (*pp).preempt_req.load(Ordering::Relaxed)
+            == request_for((*pp).schedtick.load(Ordering::Relaxed))
+    }
+}
+
+/// Cooperative preemption point: yields if the current goroutine's slice is
+/// over. For runtime entries that do not switch anyway.
+pub(crate) fn check() {
+    let m = getm();
+    // SAFETY: the current thread's M and the P it holds.
+    unsafe {
+        if m.is_null() || (*m).curg.is_null() || (*m).p.is_null() || (*m).in_syscall {
+            return;
+        }
+        if (*m).locks == 0 && requested((*m).p) {
+            sched::gosched_global();
+        }
+    }
+}
+
+/// sysmon: asks long-running goroutines to yield; releases preempted
+/// goroutines stuck behind a blocked M. Returns true if it did anything.
+pub(crate) fn sysmon_check(now: i64) -> bool {
+    let mut acted = false;
+    for pp in sched::allp() {
+        // SAFETY: Ps and Ms are never freed; sysmon-only fields are ours. Other
+        // fields are racy snapshots: a wrong guess costs one void request.
+        unsafe {
+            if (*pp).status() != PStatus::Running {
+                continue;
+            }
+            let pd = &mut *(*pp).sysmon.get();
+            let tick = (*pp).schedtick.load(Ordering::Relaxed);
+            if pd.schedtick != tick || pd.schedwhen == 0 {
+                pd.schedtick = tick;
+                pd.schedwhen = now;
+                continue;
+            }
+            let ran = now - pd.schedwhen;
+            let m = (*pp).m;
+            if ran >= RELEASE_NS
+                && !m.is_null()
+                && (*m).naffine.load(Ordering::Relaxed) > 0
+                && os::thread_blocked((*m).tid.load(Ordering::Relaxed))
+            {
+                release_affine(m);
+                acted = true;
+            }
+            if ran < time_slice_ns() || !others_waiting(pp, m, now) {
+                continue;
+            }
+            (*pp)
+                .preempt_req
+                .store(request_for(tick), Ordering::Relaxed);
+            if async_enabled() && !m.is_null() {
+                let t = (*m).thread.load(Ordering::Relaxed);
+                if t != 0 {
+                    os::signal_thread(t as libc::pthread_t, libc::SIGURG);
+                }
+            }
+            acted = true;
+        }
+    }
+    acted
+}
+
+/// Is anything waiting for `pp` (see the module comment)?
+///
+/// # Safety
+/// `pp` and `m` (if not null) are live descriptors.
+unsafe fn others_waiting(pp: *mut P, m: *mut M, now: i64) -> bool {
+    // SAFETY: per the contract; racy reads.
+    unsafe {
+        if !(*pp).runq.is_empty() || SCHED.runqsize.load(Ordering::Relaxed) > 0 {
+            return true;
+        }
+        if !m.is_null() && (*m).naffine.load(Ordering::Relaxed) > 0 {
+            return true;
+        }
+        let t = (*pp).timers.timer0_when.load(Ordering::Relaxed);
+        t != 0 && t <= now
+    }
+}
+
+/// SIGURG on a runtime thread. Returns false if this thread is not an M (the
+/// signal is someone else's: chain it).
+///
+/// # Safety
+/// Called from the signal handler with the kernel's context.
+pub(crate) unsafe fn on_signal(ctx: *mut libc::c_void) -> bool {
+    let m = getm();
+    if m.is_null() {
+        return false;
+    }
+    // SAFETY: this thread's own M; plain loads only (async-signal-safe).
+    unsafe {
+        let gp = (*m).curg;
+        let pp = (*m).p;
+        if gp.is_null() || pp.is_null() || (*m).in_syscall || (*m).locks != 0 {
+            return true;
+        }
+        if (*m).preempting.load(Ordering::Relaxed) || !requested(pp) || !async_enabled() {
+            return true;
+        }
+        let (pc, sp) = arch::ctx_pc_sp(ctx);
+        if pc < TEXT_LO.load(Ordering::Relaxed) || pc >= TEXT_HI.load(Ordering::Relaxed) {
+            return true;
+        }
+        let s = (*gp).stack;
+        if s.is_none() || sp & 7 != 0 || sp >= s.hi || sp < s.lo + arch::headroom() {
+            return true;
+        }
+        (*m).preempting.store(true, Ordering::Relaxed);
+        arch::inject_call(ctx);
+    }
+    true
+}
+
+/// Called by the trampoline on the preempted goroutine's stack, with the
+/// interrupted state saved above: park as runnable on this M, and return when
+/// this M runs the goroutine again.
+extern "C" fn async_preempt2() {
+    sched::preempt_park();
+}
+
+/// Preempted goroutines waiting for their M (FIFO), behind `M.affine_lock`
+/// (sysmon may take them).
+pub(crate) struct Affine {
+    pub head: *mut G,
+    pub tail: *mut G,
+}
+
+/// Queues a preempted `gp` on `m` (its own thread, on g0).
+///
+/// # Safety
+/// `gp` is Runnable and owned by the caller; `m` is the current M.
+pub(crate) unsafe fn affine_put(m: *mut M, gp: *mut G) {
+    // SAFETY: per the contract; the queue is locked.
+    unsafe {
+        (*m).affine_lock.lock();
+        let q = &mut *(*m).affine.get();
+        (*gp).schedlink = null_mut();
+        if q.tail.is_null() {
+            q.head = gp;
+        } else {
+            (*q.tail).schedlink = gp;
+        }
+        q.tail = gp;
+        (*m).naffine.fetch_add(1, Ordering::Relaxed);
+        (*m).affine_lock.unlock();
+    }
+}
+
+/// Takes the oldest preempted goroutine of `m`, or null.
+///
+/// # Safety
+/// `m` is the current M.
+pub(crate) unsafe fn affine_get(m: *mut M) -> *mut G {
+    // SAFETY: per the contract; the queue is locked.
+    unsafe {
+        if (*m).naffine.load(Ordering::Relaxed) == 0 {
+            return null_mut();
+        }
+        (*m).affine_lock.lock();
+        let q = &mut *(*m).affine.get();
+        let gp = q.head;
+        if !gp.is_null() {
+            q.head = (*gp).schedlink;
+            if q.head.is_null() {
+                q.tail = null_mut();
+            }
+            (*gp).schedlink = null_mut();
+            (*m).naffine.fetch_sub(1, Ordering::Relaxed);
+        }
+        (*m).affine_lock.unlock();
+        gp
+    }
+}
+
+/// Moves all of `m`'s preempted goroutines to the global queue (its thread is
+/// blocked or about to be): they may resume on another thread.
+///
+/// # Safety
+/// `m` is a live M.
+pub(crate) unsafe fn release_affine(m: *mut M) {
+    // SAFETY: per the contract; both queues are locked (affine, then sched).
+    unsafe {
+        if (*m).naffine.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        (*m).affine_lock.lock();
+        let q = &mut *(*m).affine.get();
+        let (head, tail) = (q.head, q.tail);
+        let n = (*m).naffine.swap(0, Ordering::Relaxed);
+        q.head = null_mut();
+        q.tail = null_mut();
+        (*m).affine_lock.unlock();
+        if head.is_null() {
+            return;
+        }
+        SCHED.lock.lock();
+        sched::globrunqputbatch(head, tail, n);
+        SCHED.lock.unlock();
+        sched::wakep();
+    }
+}
