@@ -3,7 +3,7 @@
 
 Usage (normally through bench/run.sh):
 
-    bench/run.sh [workload...]          # default: spawn yield timers parked
+    bench/run.sh [workload...]          # default: spawn yield timers parked preempt
 
 Builds the three Rust binaries (`cargo build --release -p gort-bench --bins`)
 and the Go one (`go build -o gobench` in bench/go), then, per workload, runs
@@ -17,8 +17,9 @@ exit, timeout, no such line) is reported in the table, not fatal.
 Environment:
     BENCH_ROUNDS=3                    rounds per workload
     BENCH_IMPLS=gort,go,tokio,may     implementations to run (and build)
-    BENCH_N_SPAWN / BENCH_N_YIELD / BENCH_N_TIMERS / BENCH_N_PARKED
-                                      N per workload (defaults below)
+    BENCH_N_SPAWN / BENCH_N_YIELD / BENCH_N_TIMERS / BENCH_N_PARKED /
+    BENCH_N_PREEMPT                   N per workload (defaults below; preempt's
+                                      N is a duration in ms)
     BENCH_TIMEOUT=600                 seconds allowed for one run
     BENCH_OUT=bench/RESULTS.md        where to write the report
     BENCH_NO_BUILD=1                  skip the builds (use existing binaries)
@@ -53,6 +54,7 @@ class Workload:
     headline: str  # metric the gort/<peer> ratio is about (lower is better)
     metrics: tuple[str, ...]  # rows of the table, headline first
     about: str
+    n_unit: str = ""  # what N counts, when it is not a number of operations
 
 
 WORKLOADS = {
@@ -77,6 +79,17 @@ WORKLOADS = {
             ("rss_bytes_per_g", "ns_per_op", "spawn_ms", "rss_parked_kb", "wall_ms", "rewakes"),
             "N goroutines park in sleep(1 s) (sleeping again until released); RSS growth / N once all "
             "have started. ns_per_op = time until all N started / N.",
+        ),
+        Workload(
+            "preempt", 2000, "max_gap_ms",
+            ("max_gap_ms", "mean_gap_ms", "p99_gap_ms", "wakes", "spin_iters_m", "safety_stop", "wall_ms",
+             "ns_per_op"),
+            "On ONE processor, a spinner goroutine loops without any call while a sleeper loops "
+            "sleep(1 ms) for N ms, recording each gap (sleep call to wake-up); only preemption of the "
+            "spinner lets the sleeper run. max_gap_ms = the longest the sleeper went without running. "
+            "A runtime that never preempts shows max_gap_ms ≈ N + 1000 (an OS thread stops the spinner "
+            "then, safety_stop = 1). ns_per_op = wall / wakes; spin_iters_m = spinner iterations (millions).",
+            "ms",
         ),
     ]
 }
@@ -333,7 +346,9 @@ def report(argv, selected, impls, rounds, ns, results, started, machine, workspa
         L.append(f"| {k} | {v} |")
     L.append("")
     L.append("Each implementation uses all cores: gort's default procs, Go's default GOMAXPROCS, "
-             "tokio multi-thread runtime with one worker per core, may with one worker per core. "
+             "tokio multi-thread runtime with one worker per core, may with one worker per core "
+             "(except `preempt`, which runs on one: gort::set_procs(1), GOMAXPROCS(1), tokio's "
+             "current-thread runtime, may with one worker). "
              "Workload code runs inside the runtime (gort::run / Go main / a tokio worker task / a may coroutine). "
              "See the comments at the top of bench/src/*.rs and bench/go/main.go for how each peer implements a workload.")
 
@@ -345,7 +360,8 @@ def report(argv, selected, impls, rounds, ns, results, started, machine, workspa
         metrics = list(wl.metrics) + extra
         med = {i: medians(runs[i], metrics) for i in impls}
         L.append("")
-        L.append(f"## {w} (N = {ns[w]:,})")
+        unit = f" {wl.n_unit}" if wl.n_unit else ""
+        L.append(f"## {w} (N = {ns[w]:,}{unit})")
         L.append("")
         L.append(wl.about + f" Headline: `{wl.headline}`.")
         L.append("")
@@ -379,6 +395,15 @@ def report(argv, selected, impls, rounds, ns, results, started, machine, workspa
         if w == "parked":
             notes.append("rewakes: 1 s sleeps that ended before all N had started (the goroutine sleeps again); "
                          "non-zero means spawning N took longer than 1 s")
+        if w == "preempt":
+            notes.append("tokio and may cannot preempt a task that does not yield: the expected tokio result is "
+                         "one wake with max_gap_ms ≈ N + 1000 (safety_stop = 1), not a failure")
+            notes.append("may runs a coroutine woken by its timer on may's timer thread, not on the worker, so "
+                         "its sleeper never needs the spinner's worker: low may gaps come from that second "
+                         "thread, not from preemption (spin_iters_m shows the spinner ran throughout)")
+            notes.append("Go's spinner checks time.Since every 2^27 iterations as its own safety net (Go has no "
+                         "thread outside its scheduler); that call is a possible synchronous preemption point "
+                         "far rarer than sysmon's 10 ms async preemption")
         L.append("")
         for n in notes:
             L.append(f"- {n}")

@@ -1,9 +1,10 @@
-// Command gobench is the Go peer of gort-bench: the same four workloads as
-// bench/src/{spawn,yielding,timers,parked}.rs, printing the same one-line
-// `name=<w> n=<N> ns_per_op=<x> key=value ...` format. It uses only the
-// standard library and the default GOMAXPROCS (= cores).
+// Command gobench is the Go peer of gort-bench: the same five workloads as
+// bench/src/{spawn,yielding,timers,parked,preempt}.rs, printing the same
+// one-line `name=<w> n=<N> ns_per_op=<x> key=value ...` format. It uses only
+// the standard library and the default GOMAXPROCS (= cores), except preempt,
+// which runs with GOMAXPROCS(1).
 //
-//	go build -o gobench && ./gobench <spawn|yield|timers|parked> [N]
+//	go build -o gobench && ./gobench <spawn|yield|timers|parked|preempt> [N]
 //
 // Every workload runs in the main goroutine (Go's main is itself a goroutine,
 // as the workload is in gort::run / a tokio worker task / a may coroutine).
@@ -21,8 +22,13 @@ import (
 	"time"
 )
 
-// report is one output line: ordered key=value pairs.
-type report struct{ fields []string }
+// report is one output line: ordered key=value pairs. threads, if non-zero,
+// is the GOMAXPROCS the workload ran with when it is not the default
+// (preempt); main appends it, else GOMAXPROCS(0) asked after the run.
+type report struct {
+	fields  []string
+	threads int
+}
 
 func newReport(name string, n uint64, nsPerOp float64) *report {
 	r := &report{}
@@ -222,6 +228,106 @@ func benchParked(n uint64) *report {
 }
 
 // ---------------------------------------------------------------------------
+// preempt N: on ONE processor, a spinner goroutine loops with no calls while
+// the main goroutine (the sleeper) loops t = now; time.Sleep(1 ms);
+// gap = now - t, for N ms, then sets stop. Headline max_gap_ms: how long the
+// sleeper went without running; only preemption of the spinner keeps it low.
+// See bench/src/preempt.rs for the full definition.
+//
+// The Rust versions stop the spinner from a plain OS thread after N + 1000 ms
+// as a safety net, should the sleeper never run. Go has no thread outside its
+// scheduler without cgo, so here the spinner itself checks the time, but only
+// every 2^27 iterations (~160 ms at ~1.2 ns per iteration; > 50 ms on any
+// current CPU): time.Since is a call, i.e. a point where Go could preempt
+// synchronously, and checking rarely keeps it from shaping the gaps (sysmon's
+// async preemption comes after 10 ms).
+
+const (
+	preemptTick         = time.Millisecond
+	preemptSafetyMargin = time.Second
+	preemptCheckMask    = 1<<27 - 1
+)
+
+// Values of the shared stop flag.
+const (
+	stopRunning = iota
+	stopBySleeper
+	stopBySafetyNet
+)
+
+// preemptSink keeps the spinner's arithmetic from being optimised away.
+var preemptSink uint64
+
+func spin(stop *uint32, start time.Time, limit time.Duration) uint64 {
+	x, iters := uint64(1), uint64(0)
+	// atomic.LoadUint32 is an intrinsic: no call in the loop but the rare
+	// safety check.
+	for atomic.LoadUint32(stop) == stopRunning {
+		x = x*6364136223846793005 + 1442695040888963407
+		iters++
+		if iters&preemptCheckMask == 0 && time.Since(start) >= limit {
+			atomic.CompareAndSwapUint32(stop, stopRunning, stopBySafetyNet)
+		}
+	}
+	preemptSink = x
+	return iters
+}
+
+func benchPreempt(n uint64) *report {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	duration := time.Duration(n) * time.Millisecond
+	var stop uint32
+	var iters uint64
+	done := make(chan struct{})
+	gaps := make([]int64, 0, n+16)
+	// The first gap starts before the spinner exists, so its first turn on
+	// the processor is measured even if the go statement switched to it.
+	start := time.Now()
+	t := start
+	go func() {
+		iters = spin(&stop, start, duration+preemptSafetyMargin)
+		close(done)
+	}()
+	for {
+		time.Sleep(preemptTick)
+		now := time.Now()
+		gaps = append(gaps, int64(now.Sub(t)))
+		if now.Sub(start) >= duration {
+			break
+		}
+		t = time.Now()
+	}
+	atomic.CompareAndSwapUint32(&stop, stopRunning, stopBySleeper)
+	<-done
+	wall := time.Since(start)
+
+	wakes := uint64(len(gaps))
+	sort.Slice(gaps, func(a, b int) bool { return gaps[a] < gaps[b] })
+	var sum float64
+	for _, g := range gaps {
+		sum += float64(g)
+	}
+	rank := (wakes*99 + 99) / 100 // nearest-rank p99, 1-based
+	if rank < 1 {
+		rank = 1
+	}
+	safety := 0
+	if atomic.LoadUint32(&stop) == stopBySafetyNet {
+		safety = 1
+	}
+	r := newReport("preempt", n, nsPerOp(wall, wakes)).
+		with("max_gap_ms", fmt.Sprintf("%.3f", float64(gaps[wakes-1])/1e6)).
+		with("mean_gap_ms", fmt.Sprintf("%.3f", sum/float64(wakes)/1e6)).
+		with("p99_gap_ms", fmt.Sprintf("%.3f", float64(gaps[rank-1])/1e6)).
+		with("wakes", wakes).
+		with("spin_iters_m", fmt.Sprintf("%.1f", float64(iters)/1e6)).
+		with("safety_stop", safety).
+		with("wall_ms", ms(wall))
+	r.threads = runtime.GOMAXPROCS(0)
+	return r
+}
+
+// ---------------------------------------------------------------------------
 
 var workloads = []struct {
 	name     string
@@ -232,10 +338,11 @@ var workloads = []struct {
 	{"yield", 10_000_000, benchYield},
 	{"timers", 100_000, benchTimers},
 	{"parked", 1_000_000, benchParked},
+	{"preempt", 2000, benchPreempt}, // N is a duration in ms
 }
 
 func usage() {
-	fmt.Fprintf(os.Stderr, "usage: %s <spawn|yield|timers|parked> [N]\n", os.Args[0])
+	fmt.Fprintf(os.Stderr, "usage: %s <spawn|yield|timers|parked|preempt> [N]\n", os.Args[0])
 	os.Exit(2)
 }
 
@@ -255,7 +362,12 @@ func main() {
 			}
 			n = v
 		}
-		r := w.run(n).with("impl", "go").with("threads", runtime.GOMAXPROCS(0))
+		r := w.run(n)
+		threads := r.threads
+		if threads == 0 {
+			threads = runtime.GOMAXPROCS(0)
+		}
+		r = r.with("impl", "go").with("threads", threads)
 		fmt.Println(r.line())
 		return
 	}

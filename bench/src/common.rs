@@ -14,14 +14,16 @@ pub enum Workload {
     Yield,
     Timers,
     Parked,
+    Preempt,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 4] = [
+    pub const ALL: [Workload; 5] = [
         Workload::Spawn,
         Workload::Yield,
         Workload::Timers,
         Workload::Parked,
+        Workload::Preempt,
     ];
 
     pub fn name(self) -> &'static str {
@@ -30,6 +32,7 @@ impl Workload {
             Workload::Yield => "yield",
             Workload::Timers => "timers",
             Workload::Parked => "parked",
+            Workload::Preempt => "preempt",
         }
     }
 
@@ -40,6 +43,8 @@ impl Workload {
             Workload::Yield => 10_000_000,
             Workload::Timers => 100_000,
             Workload::Parked => 1_000_000,
+            // A duration in ms, not a count.
+            Workload::Preempt => 2000,
         }
     }
 
@@ -52,20 +57,31 @@ impl Workload {
 #[derive(Debug)]
 pub struct Report {
     fields: Vec<(&'static str, String)>,
+    threads: Option<usize>,
 }
 
 impl Report {
     /// Starts a line with the three mandatory keys `name`, `n`, `ns_per_op`.
     pub fn new(w: Workload, n: u64, ns_per_op: f64) -> Report {
-        Report { fields: Vec::new() }
-            .with("name", w.name())
-            .with("n", n)
-            .with("ns_per_op", format!("{ns_per_op:.2}"))
+        Report {
+            fields: Vec::new(),
+            threads: None,
+        }
+        .with("name", w.name())
+        .with("n", n)
+        .with("ns_per_op", format!("{ns_per_op:.2}"))
     }
 
     /// Appends `key=value`.
     pub fn with(mut self, key: &'static str, value: impl Display) -> Report {
         self.fields.push((key, value.to_string()));
+        self
+    }
+
+    /// The worker threads the workload ran on, when it is not what the
+    /// binary's runtime uses by default (`preempt` runs on one).
+    pub fn threads(mut self, n: usize) -> Report {
+        self.threads = Some(n);
         self
     }
 
@@ -81,7 +97,8 @@ impl Report {
 
 /// Entry point of every binary: `<bin> <workload> [N]`. `run` executes the
 /// workload and returns its report; `impl=<imp>` and `threads=<t>` (the number
-/// of worker threads the runtime used, asked after the run) are appended.
+/// of worker threads the runtime used: [`Report::threads`] if the workload set
+/// it, else `threads()` asked after the run) are appended.
 pub fn main(imp: &str, threads: impl FnOnce() -> usize, run: impl FnOnce(Workload, u64) -> Report) {
     let args: Vec<String> = std::env::args().collect();
     let usage = || -> ! {
@@ -103,10 +120,8 @@ pub fn main(imp: &str, threads: impl FnOnce() -> usize, run: impl FnOnce(Workloa
         },
     };
     let report = run(w, n);
-    println!(
-        "{}",
-        report.with("impl", imp).with("threads", threads()).line()
-    );
+    let t = report.threads.unwrap_or_else(threads);
+    println!("{}", report.with("impl", imp).with("threads", t).line());
 }
 
 /// Number of cores the process may use: the worker count for every runtime.

@@ -15,6 +15,7 @@
 
 pub mod common;
 pub mod parked;
+pub mod preempt;
 pub mod spawn;
 pub mod timers;
 pub mod yielding;

@@ -1,10 +1,11 @@
 //! `gort-bench <workload> [N]`: the gort side of the benchmark harness.
 //! Workloads and their peer implementations are described in each module of
 //! the `gort_bench` library (src/spawn.rs, src/yielding.rs, src/timers.rs,
-//! src/parked.rs). gort runs with its default number of procs (= cores).
+//! src/parked.rs, src/preempt.rs). gort runs with its default number of procs
+//! (= cores), except in `preempt`, which sets one.
 
 use gort_bench::common::{self, Workload};
-use gort_bench::{parked, spawn, timers, yielding};
+use gort_bench::{parked, preempt, spawn, timers, yielding};
 
 fn main() {
     common::main("gort", gort::procs, |w, n| match w {
@@ -12,5 +13,6 @@ fn main() {
         Workload::Yield => yielding::run_gort(n),
         Workload::Timers => timers::run_gort(n),
         Workload::Parked => parked::run_gort(n),
+        Workload::Preempt => preempt::run_gort(n),
     });
 }

@@ -23,6 +23,7 @@ use std::time::Duration;
 /// });
 /// assert_eq!(v, 42);
 /// ```
+#[track_caller]
 pub fn run<T, F>(f: F) -> T
 where
     F: FnOnce() -> T + Send + 'static,

@@ -1,4 +1,4 @@
-//! Runtime introspection.
+//! Runtime introspection: `stats()` (counters) and `dump()` (every goroutine).
 
 use crate::runtime::m::NTHREADS;
 use crate::runtime::p::PStatus;
@@ -78,4 +78,71 @@ pub fn stats() -> Stats {
         timers,
         stack_bytes: stack::stack_bytes_in_use(),
     }
+}
+
+/// Describes every goroutine, like Go's crash dump: one entry per goroutine with
+/// its id, state (and, if parked, why and for how long) and where it was
+/// spawned, oldest id first.
+///
+/// ```text
+/// goroutine 7 [join, 12 ms]:
+///         created at src/main.rs:10:14
+/// ```
+///
+/// Taken without stopping the scheduler: each line is a snapshot of one
+/// goroutine, and goroutines may start or finish while the dump is written.
+///
+/// ```
+/// let h = gort::go(|| gort::sleep(std::time::Duration::from_millis(50)));
+/// let d = gort::debug::dump();
+/// assert!(d.contains(&format!("goroutine {} [", h.id())));
+/// h.join().unwrap();
+/// ```
+pub fn dump() -> String {
+    use crate::runtime::g::{Status, allgs_for_each};
+    runtime::init();
+    let now = crate::runtime::os::nanotime();
+    let mut rows = Vec::new();
+    allgs_for_each(|gp| {
+        // SAFETY: descriptors are not freed while the registry is locked. The
+        // fields are read racily (volatile, so each is read once and the
+        // compiler assumes nothing): a goroutine changing state meanwhile shows
+        // either its old or its new state. Only plain values are read (the name
+        // is a heap string its owner may free: not read).
+        unsafe {
+            let status = (*gp).status();
+            if matches!(status, Status::Idle | Status::Dead) {
+                return;
+            }
+            let id = core::ptr::read_volatile(&(*gp).id);
+            let site = core::ptr::read_volatile(&(*gp).spawn_site);
+            let state = match status {
+                Status::Runnable => "runnable".to_string(),
+                Status::Running => "running".to_string(),
+                Status::Syscall => "blocking".to_string(),
+                _ => {
+                    let reason = core::ptr::read_volatile(&(*gp).waitreason);
+                    let since = core::ptr::read_volatile(&(*gp).waitsince);
+                    let ms = (now - since).max(0) / 1_000_000;
+                    format!("{}, {ms} ms", reason.as_str())
+                }
+            };
+            rows.push((id, state, site));
+        }
+    });
+    rows.sort_by_key(|r| r.0);
+    let mut out = String::new();
+    for (id, state, site) in rows {
+        out.push_str(&format!("goroutine {id} [{state}]:\n"));
+        if let Some(l) = site {
+            out.push_str(&format!(
+                "\tcreated at {}:{}:{}\n",
+                l.file(),
+                l.line(),
+                l.column()
+            ));
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -175,6 +175,7 @@ where
 impl<'scope> Scope<'scope, '_> {
     /// Spawns a goroutine that may borrow anything that outlives the scope.
     /// Panics if the goroutine cannot be created (like `std::thread::Scope::spawn`).
+    #[track_caller]
     pub fn go<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
     where
         F: FnOnce() -> T + Send + 'scope,
@@ -184,7 +185,8 @@ impl<'scope> Scope<'scope, '_> {
         // SAFETY: `scope` waits until every packet of this scope has been dropped,
         // which happens after the goroutine has finished with `f` and the result;
         // `self.data` lives until then (see the module comment).
-        match unsafe { spawn_task(f, Some(NonNull::from(&self.data)), None, None) } {
+        let site = core::panic::Location::caller();
+        match unsafe { spawn_task(f, Some(NonNull::from(&self.data)), None, None, site) } {
             Ok((task, id)) => ScopedJoinHandle {
                 task,
                 id,

@@ -210,6 +210,7 @@ pub(crate) unsafe fn spawn_task<'a, F, T>(
     scope: Option<NonNull<ScopeData>>,
     stack_size: Option<usize>,
     name: Option<String>,
+    site: &'static core::panic::Location<'static>,
 ) -> io::Result<(TaskHandle<T>, GoroutineId)>
 where
     F: FnOnce() -> T + Send + 'a,
@@ -232,7 +233,7 @@ where
         ptr: cell.cast(),
         run: TaskCell::<F, T>::run,
     };
-    match sched::newproc(task, size, name.map(String::into_boxed_str)) {
+    match sched::newproc(task, size, name.map(String::into_boxed_str), site) {
         Ok(id) => Ok((handle, GoroutineId::new(id))),
         Err(e) => {
             // The goroutine's reference was never handed out: drop it (the
@@ -260,6 +261,7 @@ where
 /// let h = gort::go(|| 6 * 7);
 /// assert_eq!(h.join().unwrap(), 42);
 /// ```
+#[track_caller]
 pub fn go<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -370,13 +372,15 @@ impl Builder {
 
     /// Spawns the goroutine. Errors: an invalid stack size, or stack memory
     /// exhausted (address space, `vm.max_map_count`, or the memory limit).
+    #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         // SAFETY: F and T are 'static: no lifetime is erased.
-        let (task, id) = unsafe { spawn_task(f, None, self.stack_size, self.name)? };
+        let site = core::panic::Location::caller();
+        let (task, id) = unsafe { spawn_task(f, None, self.stack_size, self.name, site)? };
         Ok(JoinHandle { task, id })
     }
 }

@@ -671,3 +671,56 @@ fn preempted_goroutine_is_released_when_its_thread_blocks() {
     );
     assert!(stdout_value(&out, "preemptions").unwrap() >= 1, "{stdout}");
 }
+
+// ---- parking under constant preemption ----
+
+fn park_storm_child() {
+    let parks = gort::run(|| {
+        let hs: Vec<_> = (0..16u64)
+            .map(|i| {
+                gort::go(move || {
+                    let mut x = i + 1;
+                    for _ in 0..3000 {
+                        // Some user code for preemption to land in, then park:
+                        // a preemption inside `gopark`'s set-up once lost the
+                        // sleep's timer (the goroutine never woke).
+                        for _ in 0..black_box(20_000) {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                        }
+                        gort::sleep(Duration::from_micros(1 + x % 50));
+                        gort::go(move || black_box(x)).join().unwrap();
+                    }
+                    x
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).count()
+    });
+    println!(
+        "done={parks} preemptions={}",
+        gort::debug::stats().preemptions
+    );
+}
+
+#[test]
+fn parking_is_never_lost_under_constant_preemption() {
+    if child_mode().as_deref() == Some("parkstorm") {
+        return park_storm_child();
+    }
+    let out = run_child_timeout(
+        "parking_is_never_lost_under_constant_preemption",
+        "parkstorm",
+        &[("GORT_PROCS", "2"), ("GORT_TIMESLICE_US", "10")],
+        Duration::from_secs(120),
+    )
+    .expect("a parked goroutine was never woken");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout_value(&out, "done"), Some(16), "{stdout}");
+}

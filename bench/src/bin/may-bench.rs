@@ -1,10 +1,10 @@
 //! `may-bench <workload> [N]`: the may (stackful coroutines) peer of
-//! `gort-bench`. One may worker per core; each workload runs inside a
-//! coroutine (see `common::may_run`). Workload details are in the modules of
-//! the `gort_bench` library.
+//! `gort-bench`. One may worker per core (one in `preempt`); each workload
+//! runs inside a coroutine (see `common::may_run`). Workload details are in
+//! the modules of the `gort_bench` library.
 
 use gort_bench::common::{self, Workload};
-use gort_bench::{parked, spawn, timers, yielding};
+use gort_bench::{parked, preempt, spawn, timers, yielding};
 
 fn main() {
     common::main(
@@ -15,6 +15,7 @@ fn main() {
             Workload::Yield => yielding::run_may(n),
             Workload::Timers => timers::run_may(n),
             Workload::Parked => parked::run_may(n),
+            Workload::Preempt => preempt::run_may(n),
         },
     );
 }

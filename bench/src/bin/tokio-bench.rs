@@ -1,10 +1,11 @@
 //! `tokio-bench <workload> [N]`: the tokio peer of `gort-bench`.
 //! Multi-threaded runtime with one worker per core; each workload runs as a
-//! task on a worker (see `common::tokio_run`). Workload details are in the
-//! modules of the `gort_bench` library.
+//! task on a worker (see `common::tokio_run`); `preempt` builds its own
+//! current-thread runtime instead. Workload details are in the modules of the
+//! `gort_bench` library.
 
 use gort_bench::common::{self, Workload};
-use gort_bench::{parked, spawn, timers, yielding};
+use gort_bench::{parked, preempt, spawn, timers, yielding};
 
 fn main() {
     common::main("tokio", common::cores, |w, n| match w {
@@ -12,5 +13,6 @@ fn main() {
         Workload::Yield => yielding::run_tokio(n),
         Workload::Timers => timers::run_tokio(n),
         Workload::Parked => parked::run_tokio(n),
+        Workload::Preempt => preempt::run_tokio(n),
     });
 }

@@ -49,6 +49,18 @@ pub(crate) enum Status {
     Dead = 5,
 }
 
+impl WaitReason {
+    /// As `debug::dump` prints it (Go's wording where Go has one).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::None => "waiting",
+            WaitReason::Sleep => "sleep",
+            WaitReason::Join => "join",
+            WaitReason::Scope => "scope wait",
+        }
+    }
+}
+
 /// Why a goroutine is parked (shown by debugging tools).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[repr(u8)]
@@ -85,6 +97,12 @@ pub(crate) struct G {
     pub name: Option<Box<str>>,
     /// Wake-up time of the pending `sleep`, in `nanotime` units.
     pub sleep_when: i64,
+    /// When it last parked (`nanotime`), for `debug::dump`.
+    pub waitsince: i64,
+    /// Where it was spawned (`#[track_caller]` of `go` and friends).
+    pub spawn_site: Option<&'static core::panic::Location<'static>>,
+    /// Index in `ALLGS`.
+    pub allg_idx: usize,
 }
 
 const _: () = assert!(core::mem::offset_of!(G, stack) + core::mem::size_of::<Stack>() <= 64);
@@ -103,6 +121,9 @@ impl G {
             waitreason: WaitReason::None,
             fresh: false,
             sleep_when: 0,
+            waitsince: 0,
+            spawn_site: None,
+            allg_idx: usize::MAX,
         }
     }
 
@@ -145,4 +166,63 @@ fn bad_status(gp: *mut G, old: Status, new: Status) -> ! {
     super::fatal(&format!(
         "casgstatus: goroutine {id}: bad transition {old:?} -> {new:?}, status is {cur:?}"
     ))
+}
+
+/// Every G descriptor in existence (Go's `allgs`), for `debug::dump`. Gs are
+/// added when created and removed only when their descriptor is freed.
+struct AllGs {
+    lock: super::lock::Lock,
+    gs: core::cell::UnsafeCell<Vec<*mut G>>,
+}
+
+// SAFETY: `gs` is only touched with `lock` held.
+unsafe impl Sync for AllGs {}
+
+static ALLGS: AllGs = AllGs {
+    lock: super::lock::Lock::new(),
+    gs: core::cell::UnsafeCell::new(Vec::new()),
+};
+
+/// Registers a new descriptor.
+///
+/// # Safety
+/// `gp` is a live G not yet registered.
+pub(crate) unsafe fn allgs_add(gp: *mut G) {
+    ALLGS.lock.lock();
+    // SAFETY: lock held; `gp` is ours.
+    unsafe {
+        let v = &mut *ALLGS.gs.get();
+        (*gp).allg_idx = v.len();
+        v.push(gp);
+    }
+    ALLGS.lock.unlock();
+}
+
+/// Unregisters a descriptor about to be freed.
+///
+/// # Safety
+/// `gp` is registered and Dead; nothing else will look it up.
+pub(crate) unsafe fn allgs_remove(gp: *mut G) {
+    ALLGS.lock.lock();
+    // SAFETY: lock held.
+    unsafe {
+        let v = &mut *ALLGS.gs.get();
+        let i = (*gp).allg_idx;
+        v.swap_remove(i);
+        if i < v.len() {
+            (*v[i]).allg_idx = i;
+        }
+    }
+    ALLGS.lock.unlock();
+}
+
+/// Calls `f` on every registered G, with the registry locked (descriptors
+/// cannot be freed meanwhile; their fields may change under `f`).
+pub(crate) fn allgs_for_each(mut f: impl FnMut(*mut G)) {
+    ALLGS.lock.lock();
+    // SAFETY: lock held.
+    for &gp in unsafe { &*ALLGS.gs.get() } {
+        f(gp);
+    }
+    ALLGS.lock.unlock();
 }

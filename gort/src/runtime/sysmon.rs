@@ -11,6 +11,12 @@
 //! work anyway, in which case it is left alone for up to 10 ms (Go's rule: taking
 //! it would only cost the returning M a trip through the idle list).
 //!
+//! With `GORT_SCHEDTRACE=<ms>` it prints a one-line scheduler summary to stderr
+//! every <ms> milliseconds (and then never sleeps for good).
+//!
+//! On SIGQUIT (unless `GORT_SIGQUIT=0`) it prints every goroutine
+//! (`debug::dump`) and exits with status 2, like Go.
+//!
 //! And it **preempts** goroutines that keep a P too long while other work waits
 //! (`preempt::sysmon_check`).
 //!
@@ -47,6 +53,26 @@ pub(crate) fn start() {
     }
 }
 
+/// Set by the SIGQUIT handler: sysmon prints `debug::dump()` and exits.
+static QUIT: AtomicBool = AtomicBool::new(false);
+
+/// SIGQUIT arrived (called from the signal handler: async-signal-safe, only an
+/// atomic store and a futex wake). The dump itself needs locks and memory, so
+/// sysmon, a normal thread, writes it.
+pub(crate) fn quit_from_signal() {
+    QUIT.store(true, Ordering::SeqCst);
+    kick();
+}
+
+fn check_quit() {
+    if QUIT.load(Ordering::SeqCst) {
+        os::write_stderr(b"SIGQUIT: quit\n\n");
+        os::write_stderr(crate::debug::dump().as_bytes());
+        // Go's status for a SIGQUIT dump.
+        std::process::exit(2);
+    }
+}
+
 fn kick() {
     WAKE.fetch_add(1, Ordering::SeqCst);
     os::futex_wake(&WAKE, 1);
@@ -70,9 +96,58 @@ fn all_idle() -> bool {
     SCHED.npidle.load(Ordering::SeqCst) as usize >= gomaxprocs()
 }
 
+/// `GORT_SCHEDTRACE=<ms>`: the period of the one-line scheduler summary on
+/// stderr (Go's `GODEBUG=schedtrace`), 0 for none.
+fn schedtrace_period_ns() -> i64 {
+    match std::env::var("GORT_SCHEDTRACE") {
+        Ok(v) => match v.trim().parse::<i64>() {
+            Ok(ms) if ms >= 0 => ms.saturating_mul(1_000_000),
+            _ => {
+                os::write_stderr(
+                    format!("gort: ignoring invalid GORT_SCHEDTRACE={v:?} (want milliseconds)\n")
+                        .as_bytes(),
+                );
+                0
+            }
+        },
+        Err(_) => 0,
+    }
+}
+
+/// One schedtrace line: `SCHED <ms since start>ms: procs=.. idleprocs=..
+/// threads=.. spinningthreads=.. runqueue=<global> [<local per P>]
+/// goroutines=.. preemptions=..`.
+fn schedtrace(start: i64, now: i64) {
+    let s = crate::debug::stats();
+    let mut local = String::new();
+    for (i, pp) in sched::allp().enumerate().take(gomaxprocs()) {
+        if i > 0 {
+            local.push(' ');
+        }
+        // SAFETY: Ps are never freed; a racy length is fine here.
+        local.push_str(&unsafe { (*pp).runq.len() }.to_string());
+    }
+    let line = format!(
+        "SCHED {}ms: procs={} idleprocs={} threads={} spinningthreads={} runqueue={} [{}] goroutines={} preemptions={}\n",
+        (now - start) / 1_000_000,
+        s.procs,
+        SCHED.npidle.load(Ordering::Relaxed),
+        s.threads,
+        SCHED.nmspinning.load(Ordering::Relaxed),
+        SCHED.runqsize.load(Ordering::Relaxed),
+        local,
+        s.goroutines,
+        s.preemptions,
+    );
+    os::write_stderr(line.as_bytes());
+}
+
 fn sysmon() {
     // Its sleeps are the preemption clock: no timer slack.
     os::set_timer_slack_ns(1_000);
+    let trace_period = schedtrace_period_ns();
+    let start = os::nanotime();
+    let mut last_trace = start;
     let mut idle = 0u32;
     let mut delay = MIN_DELAY_US;
     let mut last_scavenge = os::nanotime();
@@ -82,13 +157,22 @@ fn sysmon() {
         } else if idle > IDLE_TICKS_BEFORE_BACKOFF {
             delay = (delay * 2).min(MAX_DELAY_US);
         }
-        if all_idle() {
+        if trace_period > 0 {
+            let now = os::nanotime();
+            if now - last_trace >= trace_period {
+                schedtrace(start, now);
+                last_trace = now;
+            }
+            delay = delay.min((trace_period / 1000).clamp(1, u32::MAX as i64) as u32);
+        }
+        if all_idle() && trace_period == 0 {
             PARKED.store(true, Ordering::SeqCst);
             let seq = WAKE.load(Ordering::SeqCst);
             if all_idle() {
                 // Sleep for good, unless pooled memory still waits to be released.
                 let timeout = gfree::scavenge_pending().then_some(gfree::SCAVENGE_PERIOD_NS);
                 os::futex_wait(&WAKE, seq, timeout);
+                check_quit();
                 let now = os::nanotime();
                 if now - last_scavenge >= gfree::SCAVENGE_PERIOD_NS {
                     gfree::scavenge();
@@ -105,6 +189,7 @@ fn sysmon() {
         let seq = WAKE.load(Ordering::SeqCst);
         os::futex_wait(&WAKE, seq, Some(delay as i64 * 1000));
         let woken = WAKE.load(Ordering::SeqCst) != seq;
+        check_quit();
         DELAY_US.store(MIN_DELAY_US, Ordering::Relaxed);
         let now = os::nanotime();
         let preempted = preempt::sysmon_check(now);

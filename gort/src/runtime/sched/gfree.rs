@@ -110,7 +110,12 @@ static GFREE: GlobalFree = GlobalFree {
 };
 
 /// Creates a goroutine running `task` and makes it runnable. Returns its id.
-pub(crate) fn newproc(task: TaskRef, stack_size: usize, name: Option<Box<str>>) -> io::Result<u64> {
+pub(crate) fn newproc(
+    task: TaskRef,
+    stack_size: usize,
+    name: Option<Box<str>>,
+    site: &'static core::panic::Location<'static>,
+) -> io::Result<u64> {
     let hold = crate::runtime::m::NoPreempt::new();
     let m = getm();
     // SAFETY: the current thread's own M, if any.
@@ -129,6 +134,7 @@ pub(crate) fn newproc(task: TaskRef, stack_size: usize, name: Option<Box<str>>) 
         // `gogo_start`, on the stack it has then. A free G has no name.
         (*gp).id = id;
         (*gp).entry = Some(task);
+        (*gp).spawn_site = Some(site);
         if name.is_some() {
             (*gp).name = name;
         }
@@ -229,6 +235,7 @@ fn gfget(pp: *mut P, size: usize) -> io::Result<*mut G> {
         GFREE.lock.unlock();
         if gp.is_null() {
             gp = Box::into_raw(Box::new(G::new()));
+            crate::runtime::g::allgs_add(gp);
         }
         match stack::stackalloc(size) {
             Ok(s) => {
@@ -402,6 +409,9 @@ unsafe fn put_nostack(gp: *mut G) {
     GFREE.lock.unlock();
     if !kept {
         // SAFETY: a Dead G without a stack: nothing refers to it any more.
-        drop(unsafe { Box::from_raw(gp) });
+        unsafe {
+            crate::runtime::g::allgs_remove(gp);
+            drop(Box::from_raw(gp));
+        }
     }
 }

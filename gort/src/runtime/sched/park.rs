@@ -42,12 +42,28 @@ pub(crate) fn can_park() -> bool {
 /// `execute` takes one on the resuming M, released below after `mcall` returns.
 #[inline]
 pub(super) fn mcall(f: unsafe extern "C" fn(*mut G) -> !) {
+    take_switch_hold();
+    mcall_held(f);
+}
+
+/// Takes the switch hold early, for a caller that prepares the switch in M
+/// state first (`gopark`'s unlock function): a preemption between preparing
+/// and switching would let another goroutine on this M overwrite it.
+#[inline]
+fn take_switch_hold() {
+    let m = getm();
+    // SAFETY: the current thread's own M (callers are goroutines).
+    unsafe { (*m).locks += 1 };
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}
+
+/// `mcall` with the switch hold already taken by `take_switch_hold`.
+#[inline]
+fn mcall_held(f: unsafe extern "C" fn(*mut G) -> !) {
     let m = getm();
     // SAFETY: called on a goroutine (callers check `can_park`); g0's stack top is
     // free while a goroutine runs on this M.
     unsafe {
-        (*m).locks += 1;
-        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
         let gp = (*m).curg;
         arch::mcall(&mut (*gp).sched, (*m).g0_sp, f, gp);
     }
@@ -71,6 +87,9 @@ pub(crate) fn gopark(
     lock: *mut (),
     reason: WaitReason,
 ) {
+    // From here to the switch: the unlock function is stored in the M, so no
+    // other goroutine may run on this M before `park_m` consumes it.
+    take_switch_hold();
     let m = getm();
     // SAFETY: the current M, on a goroutine.
     unsafe {
@@ -81,8 +100,9 @@ pub(crate) fn gopark(
         (*m).waitunlockf = unlockf;
         (*m).waitlock = lock;
         (*gp).waitreason = reason;
+        (*gp).waitsince = crate::runtime::os::nanotime();
     }
-    mcall(park_m);
+    mcall_held(park_m);
 }
 
 /// Detaches `gp` from `m` after it has been switched out (Go's `dropg`): from

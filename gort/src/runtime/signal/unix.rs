@@ -11,6 +11,7 @@ struct Previous {
     segv: UnsafeCell<MaybeUninit<libc::sigaction>>,
     bus: UnsafeCell<MaybeUninit<libc::sigaction>>,
     urg: UnsafeCell<MaybeUninit<libc::sigaction>>,
+    quit: UnsafeCell<MaybeUninit<libc::sigaction>>,
 }
 
 // SAFETY: written once before the handler is installed, only read afterwards.
@@ -20,10 +21,11 @@ static PREVIOUS: Previous = Previous {
     segv: UnsafeCell::new(MaybeUninit::zeroed()),
     bus: UnsafeCell::new(MaybeUninit::zeroed()),
     urg: UnsafeCell::new(MaybeUninit::zeroed()),
+    quit: UnsafeCell::new(MaybeUninit::zeroed()),
 };
 
 /// Installs the handlers: SIGSEGV and SIGBUS (guard pages), SIGURG
-/// (preemption). Called once, at runtime start.
+/// (preemption), SIGQUIT (goroutine dump, unless `GORT_SIGQUIT=0`). Called once, at runtime start.
 pub(crate) fn install() {
     // SAFETY: sigaction with valid pointers; PREVIOUS is written before the new
     // handler is visible (the old action is returned by the same call that installs
@@ -37,7 +39,16 @@ pub(crate) fn install() {
                 &PREVIOUS.urg,
                 urg_handler as *const () as usize,
             ),
+            (
+                libc::SIGQUIT,
+                &PREVIOUS.quit,
+                quit_handler as *const () as usize,
+            ),
         ] {
+            if sig == libc::SIGQUIT && std::env::var("GORT_SIGQUIT").is_ok_and(|v| v.trim() == "0")
+            {
+                continue;
+            }
             let mut sa: libc::sigaction = core::mem::zeroed();
             sa.sa_sigaction = f;
             // SA_RESTART: a preemption signal must not make a blocking syscall
@@ -47,6 +58,15 @@ pub(crate) fn install() {
             libc::sigaction(sig, &sa, (*slot.get()).as_mut_ptr());
         }
     }
+}
+
+/// SIGQUIT: dump every goroutine and exit (done by sysmon, see there).
+extern "C" fn quit_handler(
+    _sig: libc::c_int,
+    _info: *mut libc::siginfo_t,
+    _ctx: *mut libc::c_void,
+) {
+    crate::runtime::sysmon::quit_from_signal();
 }
 
 /// SIGURG: a preemption request from sysmon (Go's choice of signal: it is
