@@ -696,7 +696,12 @@ fn park_storm_child() {
                 })
             })
             .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).count()
+        let mut done = 0;
+        for h in hs {
+            black_box(h.join().unwrap());
+            done += 1;
+        }
+        done
     });
     println!(
         "done={parks} preemptions={}",
