@@ -47,6 +47,8 @@ pub(crate) struct M {
     pub thread: AtomicU64,
     /// Its kernel thread id (0 until it starts), to ask whether it is blocked.
     pub tid: AtomicI32,
+    /// Inside a stack switch (the switch hold, see `sched::park::mcall`).
+    pub switching: AtomicBool,
     /// A preemption call has been injected and has not parked yet.
     pub preempting: AtomicBool,
     /// Goroutines preempted asynchronously on this M, which only this M resumes
@@ -118,7 +120,13 @@ pub(crate) struct NoPreempt(*mut M);
 impl NoPreempt {
     #[inline]
     pub(crate) fn new() -> NoPreempt {
-        let m = getm();
+        NoPreempt::on(getm())
+    }
+
+    /// The same for `m`, which the caller already looked up: the current
+    /// thread's M, or null.
+    #[inline]
+    pub(crate) fn on(m: *mut M) -> NoPreempt {
         if !m.is_null() {
             // SAFETY: the current thread's own M.
             unsafe { (*m).locks += 1 };
@@ -175,6 +183,7 @@ pub(crate) fn newm(pp: *mut P, spinning: bool) {
         fastrand: 0x9E37_79B9_7F4A_7C15 ^ id.wrapping_mul(0xBF58_476D_1CE4_E5B9),
         thread: AtomicU64::new(0),
         tid: AtomicI32::new(0),
+        switching: AtomicBool::new(false),
         preempting: AtomicBool::new(false),
         affine_lock: Lock::new(),
         affine: UnsafeCell::new(Affine {

@@ -56,8 +56,8 @@ const X87CW_DEFAULT: u16 = 0x037F;
 
 /// Starts a new goroutine: resets MXCSR and the x87 control word to their
 /// defaults (only if they differ: see `gogo`), switches to `stack_top` (rounded
-/// down to 16 bytes) and jumps to `gostart` with RBX = `gp`, which calls
-/// `goroutine_main(gp)`. Unlike `gogo` it reads no `Gobuf`: a new goroutine has
+/// down to 16 bytes) and jumps to `gostart` with RBX = `gp`, R12 = `m`, which
+/// calls `goroutine_main(gp, m)`. Unlike `gogo` it reads no `Gobuf`: a new goroutine has
 /// no saved context, so starting one touches nothing of its G but what the
 /// scheduler already read.
 ///
@@ -65,7 +65,7 @@ const X87CW_DEFAULT: u16 = 0x037F;
 /// `stack_top` is the top of a stack owned by `gp`, on which nothing is live;
 /// `gp` is the G this M is starting. Never returns.
 #[unsafe(naked)]
-pub(crate) unsafe extern "C" fn gogo_start(stack_top: usize, gp: *mut G) -> ! {
+pub(crate) unsafe extern "C" fn gogo_start(stack_top: usize, gp: *mut G, m: *mut M) -> ! {
     naked_asm!(
         "stmxcsr [rsp - 8]",
         "cmp dword ptr [rsp - 8], {mxcsr}",
@@ -80,6 +80,7 @@ pub(crate) unsafe extern "C" fn gogo_start(stack_top: usize, gp: *mut G) -> ! {
         "fldcw [rsp - 8]",
         "3:",
         "mov rbx, rsi",
+        "mov r12, rdx",
         "and rdi, -16",
         "mov rsp, rdi",
         "jmp {start}",
@@ -99,6 +100,7 @@ unsafe extern "C" fn gostart() -> ! {
         // goroutine_main(gp): the call pushes the return address, so the callee
         // sees the ABI's RSP ≡ 8 (mod 16).
         "mov rdi, rbx",
+        "mov rsi, r12",
         "call {main}",
         // goroutine_main never returns.
         "ud2",
@@ -106,13 +108,18 @@ unsafe extern "C" fn gostart() -> ! {
     )
 }
 
-/// Restores `buf` and jumps to it. Never returns.
+/// Restores `buf` and jumps to it. Never returns. Ends the switch hold of `m`
+/// (the M now running the goroutine: `m.switching`, see `sched::park::mcall`)
+/// as its last act, with the target already in a register: a preemption at
+/// that final jump is harmless (it saves and restores every register and
+/// re-executes the jump), whereas re-reading `buf` after it would not be
+/// (the preemption's own `mcall` overwrites `buf`).
 ///
 /// # Safety
 /// `buf` must hold a context saved by `mcall`
 /// whose stack is still valid and owned by the caller's M from now on.
 #[unsafe(naked)]
-pub(crate) unsafe extern "C" fn gogo(buf: *const Gobuf) -> ! {
+pub(crate) unsafe extern "C" fn gogo(buf: *const Gobuf, m: *mut M) -> ! {
     naked_asm!(
         "mov rbx, [rdi + {rbx}]",
         "mov rbp, [rdi + {rbp}]",
@@ -141,10 +148,13 @@ pub(crate) unsafe extern "C" fn gogo(buf: *const Gobuf) -> ! {
         "mov rsp, [rdi + {sp}]",
         // For a goroutine parked in mcall this is mcall's return address, and RSP
         // is where mcall's `ret` would have left it: mcall "returns".
-        "jmp qword ptr [rdi + {pc}]",
+        "mov rcx, [rdi + {pc}]",
+        "mov byte ptr [rsi + {switching}], 0",
+        "jmp rcx",
         rbx = const RBX, rbp = const RBP, r12 = const R12, r13 = const R13,
         r14 = const R14, r15 = const R15, mxcsr = const MXCSR, x87cw = const X87CW,
         sp = const SP, pc = const PC,
+        switching = const core::mem::offset_of!(M, switching),
     )
 }
 

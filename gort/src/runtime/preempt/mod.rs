@@ -24,9 +24,9 @@
 //! is retried). The handler injects a call to the trampoline (`x86_64.rs`) only
 //! if it is safe to stop the goroutine at that instruction:
 //! - the M is running a goroutine, holds its P, is not inside `blocking`, and
-//!   holds no runtime lock (`m.locks == 0`; the runtime also holds it across
-//!   every stack switch, from the `mcall`/`execute` side to the resumed side, so
-//!   no switch code is ever interrupted);
+//!   holds no runtime lock (`m.locks == 0`), and is not inside a stack switch
+//!   (`m.switching`, set from the `mcall`/`execute` side to the resumed side,
+//!   so no switch code is ever interrupted);
 //! - the PC is in the executable's own code: not in libc (a goroutine stopped
 //!   inside `malloc` holding an arena lock would deadlock the next goroutine on
 //!   that thread that allocates), the vDSO or another shared object;
@@ -126,8 +126,23 @@ unsafe fn requested(pp: *mut P) -> bool {
     }
 }
 
+/// `check` for a caller that knows it is a goroutine on `m` holding `pp`.
+///
+/// # Safety
+/// `m` is the current M, running a goroutine, not in `blocking`; it holds `pp`.
+#[inline]
+pub(crate) unsafe fn check_on(m: *mut M, pp: *mut P) {
+    // SAFETY: per the contract.
+    unsafe {
+        if (*m).locks == 0 && requested(pp) {
+            sched::gosched_global();
+        }
+    }
+}
+
 /// Cooperative preemption point: yields if the current goroutine's slice is
 /// over. For runtime entries that do not switch anyway.
+#[allow(dead_code)] // for channel operations (issue 4)
 pub(crate) fn check() {
     let m = getm();
     // SAFETY: the current thread's M and the P it holds.
@@ -219,7 +234,12 @@ pub(crate) unsafe fn on_signal(ctx: *mut libc::c_void) -> bool {
     unsafe {
         let gp = (*m).curg;
         let pp = (*m).p;
-        if gp.is_null() || pp.is_null() || (*m).in_syscall || (*m).locks != 0 {
+        if gp.is_null()
+            || pp.is_null()
+            || (*m).in_syscall
+            || (*m).locks != 0
+            || (*m).switching.load(Ordering::Relaxed)
+        {
             return true;
         }
         if (*m).preempting.load(Ordering::Relaxed) || !requested(pp) || !async_enabled() {

@@ -116,8 +116,8 @@ pub(crate) fn newproc(
     name: Option<Box<str>>,
     site: &'static core::panic::Location<'static>,
 ) -> io::Result<u64> {
-    let hold = crate::runtime::m::NoPreempt::new();
     let m = getm();
+    let hold = crate::runtime::m::NoPreempt::on(m);
     // SAFETY: the current thread's own M, if any.
     let pp = unsafe {
         if !m.is_null() && !(*m).p.is_null() && !(*m).in_syscall {
@@ -143,7 +143,12 @@ pub(crate) fn newproc(
             .status
             .store(Status::Runnable as u32, Ordering::Release);
     }
-    super::count_goroutines(1);
+    if pp.is_null() {
+        super::count_goroutines(1);
+    } else {
+        // SAFETY: this M holds `pp` (and no preemption: `hold`).
+        unsafe { crate::runtime::p::bump_i64(&(*pp).counters.gdelta, 1) };
+    }
     if pp.is_null() {
         SCHED.lock.lock();
         // SAFETY: lock held; `gp` is Runnable and ours.
@@ -168,7 +173,8 @@ pub(crate) fn newproc(
         if spilled && super::park::can_park() {
             super::park::gosched_global();
         } else {
-            crate::runtime::preempt::check();
+            // SAFETY: the current M, which holds `pp`.
+            unsafe { crate::runtime::preempt::check_on(m, pp) };
         }
     }
     Ok(id)

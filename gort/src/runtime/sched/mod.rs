@@ -134,11 +134,12 @@ impl Sched {
 /// Counts a goroutine created (+1) or finished (-1) by the caller, on its P if it
 /// holds one (no shared cache line), else on the global counter.
 pub(crate) fn count_goroutines(delta: i64) {
-    let _hold = super::m::NoPreempt::new();
     let m = super::m::getm();
-    // SAFETY: the current thread's own M and the P it holds.
+    // SAFETY: the current thread's own M and the P it holds (no preemption
+    // between reading the counter and writing it back).
     unsafe {
         if !m.is_null() && !(*m).p.is_null() && !(*m).in_syscall {
+            let _hold = super::m::NoPreempt::on(m);
             super::p::bump_i64(&(*(*m).p).counters.gdelta, delta);
             return;
         }
@@ -365,12 +366,12 @@ pub(crate) unsafe fn execute(m: *mut M, gp: *mut G, inherit: bool) -> ! {
         super::p::bump_u64(&(*pp).counters.switches);
         // The switch hold (see `park::mcall`): no preemption until the goroutine
         // is back on its own stack, in Rust code that releases it.
-        (*m).locks += 1;
+        (*m).switching.store(true, Ordering::Relaxed);
         core::sync::atomic::compiler_fence(Ordering::SeqCst);
         if fresh {
-            arch::gogo_start((*gp).stack.hi, gp)
+            arch::gogo_start((*gp).stack.hi, gp, m)
         } else {
-            arch::gogo(&(*gp).sched)
+            arch::gogo(&(*gp).sched, m)
         }
     }
 }
@@ -582,9 +583,10 @@ unsafe fn steal_work(m: *mut M, now: i64) -> (*mut G, bool) {
 
 /// Entry point of every goroutine (called by the arch `gostart` trampoline on the
 /// goroutine's fresh stack). Runs the task, then exits the goroutine.
-pub(crate) extern "C" fn goroutine_main(gp: *mut G) -> ! {
-    // Release the switch hold `execute` took.
-    super::m::locks_dec();
+pub(crate) extern "C" fn goroutine_main(gp: *mut G, m: *mut M) -> ! {
+    // Release the switch hold `execute` took on `m`, the M starting us.
+    // SAFETY: `m` is the current M.
+    unsafe { park::release_switch_hold(m) };
     // SAFETY: `gp` is the G this M just started; only it touches `entry` now.
     let task = unsafe { (*gp).entry.take() };
     match task {

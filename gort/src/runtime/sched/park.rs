@@ -35,40 +35,46 @@ pub(crate) fn can_park() -> bool {
 
 /// Switches the current goroutine out to run `f(gp)` on g0.
 ///
-/// The switch hold: `m.locks` is raised from before the switch until the
+/// The switch hold: `m.switching` is set from before the switch until the
 /// goroutine runs Rust code again, so a preemption signal can never land in the
-/// switch itself (see `preempt`). Here the hold is taken on this M and `f`
+/// switch itself (see `preempt`). A flag, not a count in `m.locks`: holds never
+/// nest, and plain stores keep the four updates per switch off one
+/// store-to-load dependency chain (as a counter they cost a yield ~5 ns). Here the hold is taken on this M and `f`
 /// releases it on g0 (`release_switch_hold`); when the goroutine is resumed,
-/// `execute` takes one on the resuming M, released below after `mcall` returns.
+/// `execute` sets it on the resuming M and `gogo` clears it as it jumps.
 #[inline]
 pub(super) fn mcall(f: unsafe extern "C" fn(*mut G) -> !) {
-    take_switch_hold();
-    mcall_held(f);
+    let m = take_switch_hold();
+    mcall_held(m, f);
 }
 
 /// Takes the switch hold early, for a caller that prepares the switch in M
 /// state first (`gopark`'s unlock function): a preemption between preparing
 /// and switching would let another goroutine on this M overwrite it.
 #[inline]
-fn take_switch_hold() {
+fn take_switch_hold() -> *mut M {
     let m = getm();
     // SAFETY: the current thread's own M (callers are goroutines).
-    unsafe { (*m).locks += 1 };
+    unsafe {
+        (*m).switching
+            .store(true, core::sync::atomic::Ordering::Relaxed)
+    };
     core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    m
 }
 
-/// `mcall` with the switch hold already taken by `take_switch_hold`.
+/// `mcall` with the switch hold already taken on `m` by `take_switch_hold`.
 #[inline]
-fn mcall_held(f: unsafe extern "C" fn(*mut G) -> !) {
-    let m = getm();
+fn mcall_held(m: *mut M, f: unsafe extern "C" fn(*mut G) -> !) {
     // SAFETY: called on a goroutine (callers check `can_park`); g0's stack top is
     // free while a goroutine runs on this M.
     unsafe {
         let gp = (*m).curg;
+        // Resumed (maybe on another M): that M's `execute` set the hold and
+        // `gogo` cleared it. Nothing follows the call, so it is a tail call and
+        // the resumed goroutine returns straight to our caller.
         arch::mcall(&mut (*gp).sched, (*m).g0_sp, f, gp);
     }
-    // Resumed, maybe on another M: that M's `execute` took the hold.
-    crate::runtime::m::locks_dec();
 }
 
 /// First thing every `mcall` target does on g0: drop the switch hold.
@@ -78,7 +84,10 @@ fn mcall_held(f: unsafe extern "C" fn(*mut G) -> !) {
 pub(super) unsafe fn release_switch_hold(m: *mut M) {
     core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
     // SAFETY: per the contract.
-    unsafe { (*m).locks -= 1 };
+    unsafe {
+        (*m).switching
+            .store(false, core::sync::atomic::Ordering::Relaxed)
+    };
 }
 
 /// Parks the current goroutine; see the contract at the top of this file.
@@ -89,8 +98,7 @@ pub(crate) fn gopark(
 ) {
     // From here to the switch: the unlock function is stored in the M, so no
     // other goroutine may run on this M before `park_m` consumes it.
-    take_switch_hold();
-    let m = getm();
+    let m = take_switch_hold();
     // SAFETY: the current M, on a goroutine.
     unsafe {
         let gp = (*m).curg;
@@ -102,7 +110,7 @@ pub(crate) fn gopark(
         (*gp).waitreason = reason;
         (*gp).waitsince = crate::runtime::os::nanotime();
     }
-    mcall_held(park_m);
+    mcall_held(m, park_m);
 }
 
 /// Detaches `gp` from `m` after it has been switched out (Go's `dropg`): from
