@@ -23,6 +23,9 @@ fn spin_until(flag: &AtomicBool) -> u64 {
 /// One processor, one goroutine spinning without calls, one sleeping 1 ms at a
 /// time 20 times. Finishes only if the spinner is preempted.
 fn sleeper_vs_spinner() {
+    // With GORT_PROCS=2 this retires a P, which keeps its timers: the sleeper's
+    // timer may be on it and must still count as work waiting for the spinner's P.
+    gort::set_procs(1);
     gort::run(|| {
         assert_eq!(gort::procs(), 1);
         let stop = Arc::new(AtomicBool::new(false));
@@ -51,6 +54,27 @@ fn spinning_goroutine_does_not_starve_a_sleeper() {
         "spinning_goroutine_does_not_starve_a_sleeper",
         "spin",
         &[("GORT_PROCS", "1")],
+        Duration::from_secs(60),
+    )
+    .expect("the sleeper never finished: the spinner was not preempted");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout_value(&out, "preemptions").unwrap() >= 1);
+}
+
+/// The same after shrinking from two processors at run time.
+#[test]
+fn spinning_goroutine_does_not_starve_a_sleeper_after_set_procs() {
+    if child_mode().as_deref() == Some("spin-shrunk") {
+        return sleeper_vs_spinner();
+    }
+    let out = run_child_timeout(
+        "spinning_goroutine_does_not_starve_a_sleeper_after_set_procs",
+        "spin-shrunk",
+        &[("GORT_PROCS", "2")],
         Duration::from_secs(60),
     )
     .expect("the sleeper never finished: the spinner was not preempted");

@@ -5,7 +5,8 @@
 //! a time slice (2 ms, `GORT_TIMESLICE_US` to change: one goroutine, or a chain of goroutines handing
 //! each other the slice through `runnext`, has had the P that long) *while
 //! something else waits for that P*: its local queue, the global queue, its
-//! M's preempted goroutines, or one of its timers is due. A lone goroutine with
+//! M's preempted goroutines, or a due timer (on any P: a P retired by
+//! `set_procs` keeps its timers until some M runs them). A lone goroutine with
 //! nothing waiting is left alone: preempting it would only cost a round trip.
 //! Go uses 10 ms and no "something waits" test; ours is shorter so that a
 //! sleeper sharing one P with a spinner wakes within a few ms, and the test keeps
@@ -215,7 +216,9 @@ unsafe fn others_waiting(pp: *mut P, m: *mut M, now: i64) -> bool {
         if !m.is_null() && (*m).naffine.load(Ordering::Relaxed) > 0 {
             return true;
         }
-        let t = (*pp).timers.timer0_when.load(Ordering::Relaxed);
+        // A due timer on any P, not only this one: a P retired by `set_procs`
+        // keeps its timers, and they are run by whichever M schedules next.
+        let t = super::timers::next_timer_all();
         t != 0 && t <= now
     }
 }
