@@ -124,6 +124,8 @@ pub(crate) fn startm(mut pp: *mut P, spinning: bool) {
     // SAFETY: lock held.
     let nmp = unsafe { mget() };
     SCHED.lock.unlock();
+    // Wake sysmon now rather than when the M binds the P (`acquirep`), which
+    // for a new thread is after its creation.
     sysmon::wake_if_idle();
     if nmp.is_null() {
         m::newm(pp, spinning);

@@ -181,6 +181,12 @@ pub(crate) unsafe fn acquirep(m: *mut M, pp: *mut P) {
         (*pp).m = m;
         (*pp).set_status(PStatus::Running);
     }
+    // A running P needs sysmon awake (time slices, hand-offs). Every way out of
+    // the idle list passes here: `startm`, but also an M that takes an idle P
+    // back itself (timer sleeper, re-check, `exitsyscall`). The P left the idle
+    // count (SeqCst) before this SeqCst load; sysmon sets PARKED before its
+    // last look at that count: one of the two sees the other.
+    super::sysmon::wake_if_idle();
 }
 
 /// Unbinds the current P from `m` and returns it (status Idle).
