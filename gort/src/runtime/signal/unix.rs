@@ -78,12 +78,30 @@ extern "C" fn urg_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mu
         return;
     }
     // SAFETY: PREVIOUS was filled in by `install`.
+    let prev = unsafe { (*PREVIOUS.urg.get()).assume_init_ref() };
+    // SIGURG's default action is to ignore it: nothing to do for SIG_DFL.
+    // SAFETY: the kernel's arguments for this signal.
+    unsafe { call_handler(prev, sig, info, ctx) };
+}
+
+/// Calls a previously installed handler that is a function (not SIG_DFL or
+/// SIG_IGN, which do nothing here), in the form it was installed with.
+///
+/// # Safety
+/// Called from a signal handler with the kernel's arguments.
+unsafe fn call_handler(
+    prev: &libc::sigaction,
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) {
+    let h = prev.sa_sigaction;
+    if h == libc::SIG_DFL || h == libc::SIG_IGN {
+        return;
+    }
+    // SAFETY: `h` is a handler someone installed with these flags.
     unsafe {
-        let prev = (*PREVIOUS.urg.get()).assume_init_ref();
-        let h = prev.sa_sigaction;
-        if h == libc::SIG_DFL || h == libc::SIG_IGN {
-            // SIGURG's default action is to ignore it.
-        } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
+        if prev.sa_flags & libc::SA_SIGINFO != 0 {
             let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
                 core::mem::transmute(h);
             f(sig, info, ctx);
@@ -131,13 +149,8 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
             sa.sa_sigaction = libc::SIG_DFL;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, core::ptr::null_mut());
-        } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
-            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                core::mem::transmute(h);
-            f(sig, info, ctx);
         } else {
-            let f: extern "C" fn(libc::c_int) = core::mem::transmute(h);
-            f(sig);
+            call_handler(prev, sig, info, ctx);
         }
     }
 }
