@@ -96,7 +96,7 @@ fn sigquit_dump_can_be_switched_off() {
 #[test]
 fn schedtrace_prints_periodic_summaries() {
     if child_mode().as_deref() == Some("trace") {
-        gort::run(|| gort::sleep(Duration::from_millis(120)));
+        gort::run(|| gort::sleep(Duration::from_millis(300)));
         return;
     }
     let out = run_child(
@@ -107,8 +107,9 @@ fn schedtrace_prints_periodic_summaries() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     let lines: Vec<_> = err.lines().filter(|l| l.starts_with("SCHED ")).collect();
-    // 120 ms at one line per 10 ms; any scheduling noise still leaves several.
-    assert!(lines.len() >= 3, "{err}");
+    // Nominally 30 lines (300 ms, one per 10 ms); "more than one" is all this
+    // claims, so a slow machine cannot fail it.
+    assert!(lines.len() >= 2, "{err}");
     assert!(
         lines[0].contains("procs=2 ") && lines[0].contains("goroutines="),
         "{err}"

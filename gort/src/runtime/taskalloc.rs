@@ -17,7 +17,7 @@
 //! meanwhile (no preemption can move the goroutine to another P in between).
 
 use super::lock::Lock;
-use super::m::{M, getm};
+use super::m::{NoPreempt, getm};
 use super::p::P;
 use core::cell::UnsafeCell;
 use core::ptr::null_mut;
@@ -86,23 +86,18 @@ fn class_layout(c: usize) -> Layout {
     unsafe { Layout::from_size_align_unchecked(CLASSES[c], ALIGN) }
 }
 
-/// The current M and the P it may use for the cache, with `m.locks` raised (undo
-/// with `unpin`), or null if the caller holds no P.
-fn pin() -> (*mut M, *mut P) {
+/// The P the caller may use for the cache, or null if it holds none, with
+/// preemption held off until the guard drops (a preemption in the middle of a
+/// cache operation would let another goroutine on this P see it half done).
+fn pin() -> (NoPreempt, *mut P) {
     let m = getm();
     // SAFETY: the current thread's own M.
     unsafe {
         if m.is_null() || (*m).p.is_null() || (*m).in_syscall {
-            return (m, null_mut());
+            return (NoPreempt::on(null_mut()), null_mut());
         }
-        (*m).locks += 1;
-        (m, (*m).p)
+        (NoPreempt::on(m), (*m).p)
     }
-}
-
-fn unpin(m: *mut M) {
-    // SAFETY: `m` is the current M, pinned by `pin`.
-    unsafe { (*m).locks -= 1 };
 }
 
 /// Allocates a block for `layout` (never null: allocation failure aborts, as for
@@ -111,9 +106,9 @@ pub(crate) fn alloc_task(layout: Layout) -> *mut u8 {
     let Some(c) = class_of(layout) else {
         return raw_alloc(layout);
     };
-    let (m, pp) = pin();
+    let (hold, pp) = pin();
     if !pp.is_null() {
-        // SAFETY: this M holds `pp` and raised `locks`.
+        // SAFETY: this M holds `pp`, not preemptible meanwhile.
         let b = unsafe {
             let list = &mut (*pp).task_cache.lists[c];
             if list.head.is_null() {
@@ -126,7 +121,7 @@ pub(crate) fn alloc_task(layout: Layout) -> *mut u8 {
             }
             b
         };
-        unpin(m);
+        drop(hold);
         if !b.is_null() {
             return b.cast();
         }
@@ -144,13 +139,13 @@ pub(crate) unsafe fn free_task(ptr: *mut u8, layout: Layout) {
         unsafe { dealloc(ptr, layout) };
         return;
     };
-    let (m, pp) = pin();
+    let (_hold, pp) = pin();
     if pp.is_null() {
         // SAFETY: every class block is valid to free with the class layout.
         unsafe { dealloc(ptr, class_layout(c)) };
         return;
     }
-    // SAFETY: this M holds `pp` and raised `locks`; we own `ptr`.
+    // SAFETY: this M holds `pp`, not preemptible meanwhile; we own `ptr`.
     unsafe {
         let list = &mut (*pp).task_cache.lists[c];
         let b = ptr.cast::<Block>();
@@ -161,7 +156,6 @@ pub(crate) unsafe fn free_task(ptr: *mut u8, layout: Layout) {
             spill(list, c);
         }
     }
-    unpin(m);
 }
 
 fn raw_alloc(layout: Layout) -> *mut u8 {

@@ -17,7 +17,7 @@
 //! (after the goroutine switched anyway) is void and needs no clearing.
 //!
 //! **Cooperative.** Runtime entries that do not switch anyway (`go`) call
-//! `check`, which yields to the global queue when the request matches. Every
+//! `check_on`, which yields to the global queue when the request matches. Every
 //! switch (park, yield, sleep, exit) ends the slice by itself.
 //!
 //! **Asynchronous** (unless `GORT_ASYNCPREEMPT=0`). sysmon also sends SIGURG to
@@ -127,7 +127,8 @@ unsafe fn requested(pp: *mut P) -> bool {
     }
 }
 
-/// `check` for a caller that knows it is a goroutine on `m` holding `pp`.
+/// Cooperative preemption point, for runtime entries that do not switch anyway
+/// (`go`; channel operations later): yields if the running slice is over.
 ///
 /// # Safety
 /// `m` is the current M, running a goroutine, not in `blocking`; it holds `pp`.
@@ -136,22 +137,6 @@ pub(crate) unsafe fn check_on(m: *mut M, pp: *mut P) {
     // SAFETY: per the contract.
     unsafe {
         if (*m).locks == 0 && requested(pp) {
-            sched::gosched_global();
-        }
-    }
-}
-
-/// Cooperative preemption point: yields if the current goroutine's slice is
-/// over. For runtime entries that do not switch anyway.
-#[allow(dead_code)] // for channel operations (issue 4)
-pub(crate) fn check() {
-    let m = getm();
-    // SAFETY: the current thread's M and the P it holds.
-    unsafe {
-        if m.is_null() || (*m).curg.is_null() || (*m).p.is_null() || (*m).in_syscall {
-            return;
-        }
-        if (*m).locks == 0 && requested((*m).p) {
             sched::gosched_global();
         }
     }

@@ -147,7 +147,7 @@ pub(crate) fn newproc(
         super::count_goroutines(1);
     } else {
         // SAFETY: this M holds `pp` (and no preemption: `hold`).
-        unsafe { crate::runtime::p::bump_i64(&(*pp).counters.gdelta, 1) };
+        unsafe { super::count_goroutines_on(pp, 1) };
     }
     if pp.is_null() {
         SCHED.lock.lock();

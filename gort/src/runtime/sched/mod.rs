@@ -140,11 +140,21 @@ pub(crate) fn count_goroutines(delta: i64) {
     unsafe {
         if !m.is_null() && !(*m).p.is_null() && !(*m).in_syscall {
             let _hold = super::m::NoPreempt::on(m);
-            super::p::bump_i64(&(*(*m).p).counters.gdelta, delta);
+            count_goroutines_on((*m).p, delta);
             return;
         }
     }
     SCHED.ngoroutines.fetch_add(delta, Ordering::SeqCst);
+}
+
+/// `count_goroutines` on `pp`'s own counter.
+///
+/// # Safety
+/// The caller's M holds `pp` and cannot be preempted (`NoPreempt`).
+#[inline]
+pub(crate) unsafe fn count_goroutines_on(pp: *mut P, delta: i64) {
+    // SAFETY: per the contract: the counter is owner-written.
+    unsafe { super::p::bump_i64(&(*pp).counters.gdelta, delta) };
 }
 
 /// Goroutines spawned and not yet finished.

@@ -187,13 +187,27 @@ pub(crate) fn gosched_global() {
     mcall(gosched_global_m);
 }
 
-unsafe extern "C" fn gosched_global_m(gp: *mut G) -> ! {
-    // SAFETY: on g0 of the M that was running `gp`.
+/// The common start of the `mcall` targets that leave `gp` runnable (yield,
+/// global yield, preemption): drop the switch hold, Running → Runnable, detach.
+/// Returns the M, which the caller goes on scheduling with.
+///
+/// # Safety
+/// On g0 of the M that was running `gp`, first thing in an `mcall` target.
+unsafe fn switched_out_runnable(gp: *mut G) -> *mut M {
+    // SAFETY: per the contract.
     unsafe {
         let m: *mut M = (*gp).m;
         release_switch_hold(m);
         setgstatus(gp, Status::Running, Status::Runnable);
         dropg(m, gp);
+        m
+    }
+}
+
+unsafe extern "C" fn gosched_global_m(gp: *mut G) -> ! {
+    // SAFETY: on g0 of the M that was running `gp`.
+    unsafe {
+        let m = switched_out_runnable(gp);
         SCHED.lock.lock();
         globrunqput(gp);
         SCHED.lock.unlock();
@@ -211,10 +225,7 @@ pub(crate) fn preempt_park() {
 unsafe extern "C" fn preempt_m(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`.
     unsafe {
-        let m: *mut M = (*gp).m;
-        release_switch_hold(m);
-        setgstatus(gp, Status::Running, Status::Runnable);
-        dropg(m, gp);
+        let m = switched_out_runnable(gp);
         crate::runtime::p::bump_u64(&(*(*m).p).counters.preemptions);
         (*m).preempting
             .store(false, core::sync::atomic::Ordering::Relaxed);
@@ -226,10 +237,7 @@ unsafe extern "C" fn preempt_m(gp: *mut G) -> ! {
 unsafe extern "C" fn gosched_m(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`.
     unsafe {
-        let m: *mut M = (*gp).m;
-        release_switch_hold(m);
-        setgstatus(gp, Status::Running, Status::Runnable);
-        dropg(m, gp);
+        let m = switched_out_runnable(gp);
         let _ = runqput((*m).p, gp, false);
         schedule(m)
     }
