@@ -168,3 +168,39 @@ pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
         f()
     }
 }
+
+/// Wires the calling goroutine to the OS thread it is running on (Go's
+/// `runtime.LockOSThread`): until a matching `unlock_os_thread`, it runs only
+/// on this thread, and no other goroutine runs on the thread. For code that
+/// needs one thread throughout: a C library with thread-local state, OpenGL or
+/// a GUI toolkit, per-thread kernel state (`unshare`, `setns`, the signal mask).
+///
+/// Calls nest: the goroutine is unwired when every `lock_os_thread` has been
+/// matched. A goroutine that ends while still locked takes the thread with it:
+/// the thread exits instead of running other goroutines (Go's rule), since its
+/// state may have been changed. Outside a goroutine this does nothing: a plain
+/// thread is always itself.
+///
+/// Switching a locked goroutine out and in (parking, yielding) costs two thread
+/// wake-ups instead of none: keep locked stretches to code that needs them.
+///
+/// ```
+/// gort::run(|| {
+///     gort::lock_os_thread();
+///     let t = std::thread::current().id();
+///     gort::sleep(std::time::Duration::from_millis(1));
+///     gort::yield_now();
+///     assert_eq!(std::thread::current().id(), t);
+///     gort::unlock_os_thread();
+/// });
+/// ```
+pub fn lock_os_thread() {
+    sched::locked::lock();
+}
+
+/// Undoes one `lock_os_thread` of the calling goroutine; after the last one it
+/// may run on any thread again. Does nothing if the goroutine is not locked, or
+/// outside a goroutine.
+pub fn unlock_os_thread() {
+    sched::locked::unlock();
+}

@@ -127,6 +127,11 @@ pub fn dump() -> String {
                     format!("{}, {ms} ms", reason.as_str())
                 }
             };
+            let state = if core::ptr::read_volatile(&(*gp).locked) {
+                format!("{state}, locked to thread")
+            } else {
+                state
+            };
             rows.push((id, state, site));
         }
     });

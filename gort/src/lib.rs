@@ -32,7 +32,10 @@ mod runtime;
 mod scope;
 mod spawn;
 
-pub use control::{blocking, current_id, num_goroutines, procs, run, set_procs, sleep, yield_now};
+pub use control::{
+    blocking, current_id, lock_os_thread, num_goroutines, procs, run, set_procs, sleep,
+    unlock_os_thread, yield_now,
+};
 pub use runtime::stack::{MAX_STACK_SIZE, MIN_STACK_SIZE};
 pub use scope::{Scope, ScopedJoinHandle, scope};
 pub use spawn::{Builder, GoroutineId, JoinHandle, go};

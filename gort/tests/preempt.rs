@@ -755,3 +755,46 @@ fn parking_is_never_lost_under_constant_preemption() {
     );
     assert_eq!(stdout_value(&out, "done"), Some(16), "{stdout}");
 }
+
+/// One processor held by a spinner; work arrives on the global queue (spawned
+/// from a plain thread, which has no P). The preempted spinner waits on its
+/// thread's own queue, which must not be served ahead of the global queue
+/// every time, or the spawned goroutine never runs.
+fn global_vs_spinner_child() {
+    gort::run(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let spinner = gort::go(move || spin_until(&s));
+        gort::yield_now();
+        let stop2 = stop.clone();
+        // A plain thread: its spawns go to the global queue.
+        let t = std::thread::spawn(move || {
+            for _ in 0..20 {
+                gort::go(|| ()).join().unwrap();
+            }
+            stop2.store(true, Ordering::Relaxed);
+        });
+        spinner.join().unwrap();
+        gort::blocking(|| t.join().unwrap());
+    });
+    println!("done");
+}
+
+#[test]
+fn preempted_spinner_does_not_starve_the_global_queue() {
+    if child_mode().as_deref() == Some("global") {
+        return global_vs_spinner_child();
+    }
+    let out = run_child_timeout(
+        "preempted_spinner_does_not_starve_the_global_queue",
+        "global",
+        &[("GORT_PROCS", "1")],
+        Duration::from_secs(30),
+    )
+    .expect("the global queue starved behind the preempted spinner");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -85,6 +85,9 @@ pub(crate) struct G {
     /// Created and not yet run (its stack contents do not matter yet).
     pub fresh: bool,
     pub waitreason: WaitReason,
+    /// Wired to an OS thread by `lock_os_thread` (its M is `lockedm`). Here, in
+    /// the first cache line, because `schedule` tests it for every G it runs.
+    pub locked: bool,
     pub id: u64,
     /// The M running this G (Running/Syscall), else null.
     pub m: *mut M,
@@ -103,6 +106,10 @@ pub(crate) struct G {
     pub spawn_site: Option<&'static core::panic::Location<'static>>,
     /// Index in `ALLGS`.
     pub allg_idx: usize,
+    /// The M this G is wired to while `locked` (see `sched::locked`).
+    pub lockedm: *mut M,
+    /// `lock_os_thread` calls not yet undone by `unlock_os_thread`.
+    pub lockcount: u32,
 }
 
 const _: () = assert!(core::mem::offset_of!(G, stack) + core::mem::size_of::<Stack>() <= 64);
@@ -124,6 +131,9 @@ impl G {
             waitsince: 0,
             spawn_site: None,
             allg_idx: usize::MAX,
+            locked: false,
+            lockedm: core::ptr::null_mut(),
+            lockcount: 0,
         }
     }
 

@@ -2,8 +2,11 @@
 //!
 //! Every runtime thread has an M; its own native stack serves as g0, the stack the
 //! scheduler runs on between goroutines (`mcall` and `systemstack` switch to it).
-//! Ms are created on demand by `startm` and never exit; idle ones sleep on their
-//! `park` note in the `midle` list.
+//! Ms are created on demand by `startm`; idle ones sleep on their `park` note in
+//! the `midle` list. An M exits only when a goroutine wired to it by
+//! `lock_os_thread` ends without unlocking (`sched::locked`); its descriptor is
+//! then kept for the next `newm` (other threads may still hold a stale pointer
+//! to it, so it is never freed).
 //!
 //! Thread-local state is one pointer, the current M, read only through the
 //! `#[inline(never)]` accessors below. A goroutine may resume on a different OS
@@ -18,6 +21,7 @@ use super::p::P;
 use super::preempt::Affine;
 use super::{fatal, os, sched};
 use core::cell::{Cell, UnsafeCell};
+use core::ptr::null_mut;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 pub(crate) struct M {
@@ -43,10 +47,13 @@ pub(crate) struct M {
     pub waitunlockf: Option<unsafe fn(*mut super::g::G, *mut ()) -> bool>,
     pub waitlock: *mut (),
     fastrand: u64,
-    /// This thread's `pthread_t` (0 until it starts), for preemption signals.
-    pub thread: AtomicU64,
-    /// Its kernel thread id (0 until it starts), to ask whether it is blocked.
+    /// This thread's kernel id (0 until it starts and after it exits), for
+    /// preemption signals and to ask whether it is blocked.
     pub tid: AtomicI32,
+    /// The goroutine wired to this M by `lock_os_thread`, or null.
+    pub lockedg: *mut super::g::G,
+    /// Link in the list of exited Ms' descriptors.
+    deadlink: *mut M,
     /// Inside a stack switch (the switch hold, see `sched::park::mcall`).
     pub switching: AtomicBool,
     /// A preemption call has been injected and has not parked yet.
@@ -127,7 +134,7 @@ impl NoPreempt {
     /// thread's M, or null.
     #[inline]
     pub(crate) fn on(m: *mut M) -> NoPreempt {
-        if !m.is_null() {
+        if super::preempt::ENABLED && !m.is_null() {
             // SAFETY: the current thread's own M.
             unsafe { (*m).locks += 1 };
             core::sync::atomic::compiler_fence(Ordering::SeqCst);
@@ -139,7 +146,7 @@ impl NoPreempt {
 impl Drop for NoPreempt {
     #[inline]
     fn drop(&mut self) {
-        if !self.0.is_null() {
+        if super::preempt::ENABLED && !self.0.is_null() {
             core::sync::atomic::compiler_fence(Ordering::SeqCst);
             // SAFETY: the M we raised, which is still this thread's (no switch).
             unsafe { (*self.0).locks -= 1 };
@@ -163,39 +170,29 @@ impl M {
     }
 }
 
+/// Descriptors of exited Ms, reused by `newm`.
+struct DeadMs {
+    lock: Lock,
+    head: UnsafeCell<*mut M>,
+}
+
+// SAFETY: `head` and the links are only touched with `lock` held.
+unsafe impl Sync for DeadMs {}
+
+static DEAD_MS: DeadMs = DeadMs {
+    lock: Lock::new(),
+    head: UnsafeCell::new(null_mut()),
+};
+
 /// Creates a new M that will start by acquiring `pp` (spinning if `spinning`).
 pub(crate) fn newm(pp: *mut P, spinning: bool) {
     let id = MCOUNT.fetch_add(1, Ordering::Relaxed) + 1;
-    let m = Box::into_raw(Box::new(M {
-        id,
-        g0_sp: 0,
-        curg: core::ptr::null_mut(),
-        p: core::ptr::null_mut(),
-        nextp: pp,
-        oldp: core::ptr::null_mut(),
-        spinning,
-        in_syscall: false,
-        locks: 0,
-        park: Note::new(),
-        schedlink: core::ptr::null_mut(),
-        waitunlockf: None,
-        waitlock: core::ptr::null_mut(),
-        fastrand: 0x9E37_79B9_7F4A_7C15 ^ id.wrapping_mul(0xBF58_476D_1CE4_E5B9),
-        thread: AtomicU64::new(0),
-        tid: AtomicI32::new(0),
-        switching: AtomicBool::new(false),
-        preempting: AtomicBool::new(false),
-        affine_lock: Lock::new(),
-        affine: UnsafeCell::new(Affine {
-            head: core::ptr::null_mut(),
-            tail: core::ptr::null_mut(),
-        }),
-        naffine: AtomicU32::new(0),
-    }));
+    let m = alloc_m(id, pp, spinning);
     struct SendM(*mut M);
     // SAFETY: the new M is handed to exactly one thread, which owns it from now on.
     unsafe impl Send for SendM {}
     let sm = SendM(m);
+    NTHREADS.fetch_add(1, Ordering::Relaxed);
     let r = std::thread::Builder::new()
         .name(format!("gort-m{id}"))
         .spawn(move || {
@@ -205,27 +202,116 @@ pub(crate) fn newm(pp: *mut P, spinning: bool) {
     if let Err(e) = r {
         fatal(&format!("newm: cannot create OS thread: {e}"));
     }
-    NTHREADS.fetch_add(1, Ordering::Relaxed);
 }
 
-fn mstart(m: *mut M) -> ! {
+/// A descriptor for a new M: an exited M's, or a fresh one.
+fn alloc_m(id: u64, pp: *mut P, spinning: bool) -> *mut M {
+    DEAD_MS.lock.lock();
+    // SAFETY: lock held.
+    let m = unsafe {
+        let m = *DEAD_MS.head.get();
+        if !m.is_null() {
+            *DEAD_MS.head.get() = (*m).deadlink;
+        }
+        m
+    };
+    DEAD_MS.lock.unlock();
+    if m.is_null() {
+        return Box::into_raw(Box::new(M {
+            id,
+            g0_sp: 0,
+            curg: null_mut(),
+            p: null_mut(),
+            nextp: pp,
+            oldp: null_mut(),
+            spinning,
+            in_syscall: false,
+            locks: 0,
+            park: Note::new(),
+            schedlink: null_mut(),
+            waitunlockf: None,
+            waitlock: null_mut(),
+            fastrand: seed(id),
+            tid: AtomicI32::new(0),
+            lockedg: null_mut(),
+            deadlink: null_mut(),
+            switching: AtomicBool::new(false),
+            preempting: AtomicBool::new(false),
+            affine_lock: Lock::new(),
+            affine: UnsafeCell::new(Affine {
+                head: null_mut(),
+                tail: null_mut(),
+            }),
+            naffine: AtomicU32::new(0),
+        }));
+    }
+    // SAFETY: an exited M is ours alone, except for racy reads of its atomics
+    // (sysmon may still hold the pointer from a P it ran): so field by field,
+    // never a whole-struct write. Its queues, note and flags were left empty,
+    // clear and unset when it exited (`mexit`).
+    unsafe {
+        (*m).id = id;
+        (*m).nextp = pp;
+        (*m).spinning = spinning;
+        (*m).fastrand = seed(id);
+        (*m).deadlink = null_mut();
+    }
+    m
+}
+
+fn seed(id: u64) -> u64 {
+    0x9E37_79B9_7F4A_7C15 ^ id.wrapping_mul(0xBF58_476D_1CE4_E5B9)
+}
+
+fn mstart(m: *mut M) {
     setm(m);
     // SAFETY: this thread's own M.
+    unsafe { (*m).tid.store(os::current_tid(), Ordering::Relaxed) };
+    let altstack = os::thread_setup();
+    // SAFETY: `m` is this thread's M; `g0_sp` is written here, before any use.
+    // Returns only through `mexit`.
+    unsafe { arch::mstart_on_g0(&mut (*m).g0_sp, mstart1, m) };
+    // The M has exited (see `mexit`): it holds no P and runs nothing.
+    setm(null_mut());
+    os::thread_teardown(altstack);
+    DEAD_MS.lock.lock();
+    // SAFETY: lock held; from here this thread no longer touches `m`.
     unsafe {
-        (*m).thread
-            .store(os::current_thread() as u64, Ordering::Relaxed);
-        (*m).tid.store(os::current_tid(), Ordering::Relaxed);
+        (*m).deadlink = *DEAD_MS.head.get();
+        *DEAD_MS.head.get() = m;
     }
-    os::thread_setup();
-    // SAFETY: `m` is this thread's M; `g0_sp` is written once here.
-    unsafe { arch::mstart_on_g0(&mut (*m).g0_sp, mstart1, m) }
+    DEAD_MS.lock.unlock();
+}
+
+/// Ends the current M's thread (on g0; it has given away its P and G): no
+/// preemption signal will find it, and its descriptor goes back to `newm`.
+///
+/// # Safety
+/// `m` is the current M, on g0, without a P, a current G or spinning.
+pub(crate) unsafe fn mexit(m: *mut M) -> ! {
+    // SAFETY: per the contract.
+    unsafe {
+        if !(*m).p.is_null()
+            || !(*m).curg.is_null()
+            || (*m).spinning
+            || (*m).locks != 0
+            || (*m).naffine.load(Ordering::Relaxed) != 0
+        {
+            fatal(&format!("mexit: M{} in a bad state", (*m).id));
+        }
+        (*m).lockedg = null_mut();
+        (*m).tid.store(0, Ordering::Relaxed);
+        (*m).park.clear();
+        NTHREADS.fetch_sub(1, Ordering::Relaxed);
+        arch::mexit((*m).g0_sp)
+    }
 }
 
 unsafe extern "C" fn mstart1(m: *mut M) -> ! {
     // SAFETY: `m` is this thread's M, running on its fresh g0 stack.
     unsafe {
         let pp = (*m).nextp;
-        (*m).nextp = core::ptr::null_mut();
+        (*m).nextp = null_mut();
         sched::acquirep(m, pp);
         sched::schedule(m)
     }

@@ -184,7 +184,9 @@ fn sysmon() {
             continue;
         }
         // Some P is running: look at least twice per time slice (preemption).
-        delay = delay.min((preempt::time_slice_ns() / 2_000).max(1) as u32);
+        if preempt::ENABLED {
+            delay = delay.min((preempt::time_slice_ns() / 2_000).max(1) as u32);
+        }
         DELAY_US.store(delay, Ordering::Relaxed);
         let seq = WAKE.load(Ordering::SeqCst);
         os::futex_wait(&WAKE, seq, Some(delay as i64 * 1000));

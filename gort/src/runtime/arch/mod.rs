@@ -9,7 +9,9 @@
 //!   (it ends in `gogo` of some goroutine, possibly this one);
 //! - `systemstack_switch(arg, f, g0_sp)`: call `f(arg)` on the g0 stack and come back;
 //! - `mstart_on_g0(g0_sp_out, f, m)`: record the top of the current OS thread's
-//!   stack as the M's g0 stack and call `f(m)` there (never returns);
+//!   stack as the M's g0 stack and call `f(m)` there (`f` never returns);
+//! - `mexit(g0_sp) -> !`: drop the g0 stack and return from `mstart_on_g0`
+//!   (the thread is ending: `lock_os_thread`);
 //! - `gogo_start(sp, gp) -> !`: start a new goroutine: call
 //!   `sched::goroutine_main(gp)` on a fresh stack whose top is `sp`, with the
 //!   ABI's default floating-point control state.

@@ -108,6 +108,22 @@ unsafe extern "C" fn gostart() -> ! {
     )
 }
 
+/// `gogo`'s clearing of `m.switching`; left out of the measurement-only build
+/// without preemption (`preempt::ENABLED`). (The operand stays referenced, in
+/// an assembler comment, so both builds take the same operands.)
+#[cfg(not(gort_no_preempt))]
+macro_rules! end_switch_hold {
+    () => {
+        "mov byte ptr [rsi + {switching}], 0"
+    };
+}
+#[cfg(gort_no_preempt)]
+macro_rules! end_switch_hold {
+    () => {
+        "/* {switching} */"
+    };
+}
+
 /// Restores `buf` and jumps to it. Never returns. Ends the switch hold of `m`
 /// (the M now running the goroutine: `m.switching`, see `sched::park::mcall`)
 /// as its last act, with the target already in a register: a preemption at
@@ -149,7 +165,7 @@ pub(crate) unsafe extern "C" fn gogo(buf: *const Gobuf, m: *mut M) -> ! {
         // For a goroutine parked in mcall this is mcall's return address, and RSP
         // is where mcall's `ret` would have left it: mcall "returns".
         "mov rcx, [rdi + {pc}]",
-        "mov byte ptr [rsi + {switching}], 0",
+        end_switch_hold!(),
         "jmp rcx",
         rbx = const RBX, rbp = const RBP, r12 = const R12, r13 = const R13,
         r14 = const R14, r15 = const R15, mxcsr = const MXCSR, x87cw = const X87CW,
@@ -227,8 +243,11 @@ pub(crate) unsafe extern "C" fn systemstack_switch(
     )
 }
 
-/// Records the 16-aligned current stack pointer in `*g0_sp_out` as this M's g0 stack
-/// top and calls `f(m)` there. Never returns.
+/// Saves the callee-saved registers, records the 16-aligned stack pointer below
+/// them in `*g0_sp_out` as this M's g0 stack top and calls `f(m)` there. `f`
+/// never returns; `mexit(g0_sp)` returns from this call instead, when the
+/// thread is to end (everything above the g0 stack top is still intact: g0's
+/// users only ever grow the stack down from it).
 ///
 /// # Safety
 /// Called once per M, at the start of its OS thread; `f` must not return.
@@ -237,14 +256,39 @@ pub(crate) unsafe extern "C" fn mstart_on_g0(
     g0_sp_out: *mut usize,
     f: unsafe extern "C" fn(*mut M) -> !,
     m: *mut M,
-) -> ! {
+) {
     naked_asm!(
-        "mov rax, rsp",
-        "and rax, -16",
-        "mov [rdi], rax",
-        "mov rsp, rax",
+        // Entry RSP ≡ 8 (mod 16); six pushes keep that, the `sub` aligns it.
+        "push rbp",
+        "push rbx",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        "sub rsp, 8",
+        "mov [rdi], rsp",
         "mov rdi, rdx",
         "call rsi",
         "ud2",
+    )
+}
+
+/// Abandons everything on the g0 stack whose top is `g0_sp` and returns from
+/// the `mstart_on_g0` call that set it up, with its callee-saved registers.
+///
+/// # Safety
+/// On the g0 stack of the current M (`g0_sp` its top); nothing on that stack
+/// owns anything (no destructors will run).
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn mexit(g0_sp: usize) -> ! {
+    naked_asm!(
+        "lea rsp, [rdi + 8]",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rbx",
+        "pop rbp",
+        "ret",
     )
 }

@@ -103,16 +103,18 @@ const SIGALTSTACK_SIZE: usize = 64 * 1024;
 ///   when it installed its handler, but that is not a contract).
 /// - Sets the timer slack to 1 µs: idle Ms sleep until the next timer, and the
 ///   default 50 µs slack would be added to every sleeper's wake-up.
-pub(crate) fn thread_setup() {
+pub(crate) fn thread_setup() -> AltStack {
+    let mut ours = AltStack(None);
     // SAFETY: querying the current alternate stack with a null new-stack pointer.
     unsafe {
         let mut old: libc::stack_t = core::mem::zeroed();
         libc::sigaltstack(core::ptr::null(), &mut old);
         if old.ss_flags & libc::SS_DISABLE != 0 || old.ss_size < SIGALTSTACK_SIZE / 2 {
             let page = page_size();
+            let len = SIGALTSTACK_SIZE + page;
             let mem = libc::mmap(
                 core::ptr::null_mut(),
-                SIGALTSTACK_SIZE + page,
+                len,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
                 -1,
@@ -127,11 +129,38 @@ pub(crate) fn thread_setup() {
                     ss_flags: 0,
                     ss_size: SIGALTSTACK_SIZE,
                 };
-                libc::sigaltstack(&st, core::ptr::null_mut());
+                if libc::sigaltstack(&st, core::ptr::null_mut()) == 0 {
+                    ours = AltStack(Some((mem as usize, len)));
+                } else {
+                    libc::munmap(mem, len);
+                }
             }
         }
     }
     set_timer_slack_ns(1_000);
+    ours
+}
+
+/// The signal stack `thread_setup` mapped, if it had to.
+pub(crate) struct AltStack(Option<(usize, usize)>);
+
+/// Undoes `thread_setup` on a runtime thread about to exit: the signal stack
+/// it mapped is switched off and unmapped (the kernel would otherwise deliver
+/// a signal onto freed memory, and the mapping would leak).
+pub(crate) fn thread_teardown(st: AltStack) {
+    if let Some((mem, len)) = st.0 {
+        // SAFETY: the mapping is ours and, once disabled, no longer in use (this
+        // thread runs on its own stack, not inside a handler).
+        unsafe {
+            let off = libc::stack_t {
+                ss_sp: core::ptr::null_mut(),
+                ss_flags: libc::SS_DISABLE,
+                ss_size: 0,
+            };
+            libc::sigaltstack(&off, core::ptr::null_mut());
+            libc::munmap(mem as *mut libc::c_void, len);
+        }
+    }
 }
 
 /// Sets how late the kernel may fire this thread's timed sleeps.
@@ -140,16 +169,19 @@ pub(crate) fn set_timer_slack_ns(ns: u64) {
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns as libc::c_ulong) };
 }
 
-/// The calling thread's `pthread_t`.
-pub(crate) fn current_thread() -> libc::pthread_t {
-    // SAFETY: always valid.
-    unsafe { libc::pthread_self() }
-}
-
-/// Sends `sig` to one thread of this process (async-signal-safe).
-pub(crate) fn signal_thread(t: libc::pthread_t, sig: libc::c_int) {
-    // SAFETY: `t` is a runtime thread, which never exits while the process runs.
-    unsafe { libc::pthread_kill(t, sig) };
+/// Sends `sig` to thread `tid` of this process (async-signal-safe). By kernel
+/// id, not `pthread_t`: an M can exit (`lock_os_thread`), and a racing sender
+/// then gets `ESRCH` where `pthread_kill` would read a freed descriptor.
+pub(crate) fn signal_thread(tid: i32, sig: libc::c_int) {
+    // SAFETY: tgkill takes plain integers; a stale tid only fails.
+    unsafe {
+        libc::syscall(
+            libc::SYS_tgkill,
+            libc::getpid() as libc::c_long,
+            tid as libc::c_long,
+            sig as libc::c_long,
+        )
+    };
 }
 
 /// The executable code (`[lo, hi)` of its executable `PT_LOAD` segments) of the

@@ -7,8 +7,10 @@
 //!   every caller re-checks its condition in a loop);
 //! - `nanotime()`: a monotonic clock in nanoseconds, never 0;
 //! - `page_size()`, `write_stderr()` (async-signal-safe), `abort()`;
-//! - `thread_setup()`: per-thread set-up of a runtime thread (signal stack, timer slack);
-//! - `current_thread()`, `signal_thread(t, sig)`: preemption signals to one thread;
+//! - `thread_setup()` / `thread_teardown()`: per-thread set-up of a runtime
+//!   thread (signal stack, timer slack) and its undoing when an M exits;
+//! - `current_tid()`, `signal_thread(tid, sig)`: preemption signals to one thread;
+//!   `thread_blocked(tid)`: is it asleep in the kernel;
 //! - `text_range(addr)`: the code range of the loaded object containing `addr`.
 
 #[cfg(target_os = "linux")]

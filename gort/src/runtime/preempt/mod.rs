@@ -37,8 +37,10 @@
 //! **Migration.** Rust code keeps thread-local addresses in registers, so a
 //! goroutine stopped at an arbitrary instruction must not wake up on another
 //! thread. An asynchronously preempted goroutine therefore goes on its M's own
-//! queue (`M.affine`), which only that M runs (before the global queue, and
-//! every 61st round ahead of local work, like the global queue). It may move at
+//! queue (`M.affine`), which only that M runs: after its local and the global
+//! queue (it was preempted for their sake; served first before, the spinner
+//! would have kept its P and starved the global queue), and every 61st round
+//! ahead of them, so that it cannot starve either. It may move at
 //! its next voluntary switch as usual. If its M cannot come back to it — the M
 //! enters `blocking`, or its P has not switched for `RELEASE_NS` and its thread
 //! is blocked in the kernel (a goroutine waiting on a `std` lock or a blocking
@@ -58,6 +60,13 @@ use super::p::{P, PStatus};
 use super::sched::{self, SCHED};
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// False only in a build with `--cfg gort_no_preempt`: no preemption, and none
+/// of its bookkeeping on the hot paths (`NoPreempt`, the switch hold, the
+/// cooperative check, sysmon's checks and its shorter ticks). It exists to
+/// measure what that machinery costs (`bench/run.sh` builds the
+/// `gort-nopreempt` variant); it is not a supported configuration.
+pub(crate) const ENABLED: bool = !cfg!(gort_no_preempt);
 
 /// A goroutine (or a `runnext` chain) may keep its P this long while others
 /// wait, unless `GORT_TIMESLICE_US` says otherwise (tests use it to preempt
@@ -107,7 +116,7 @@ pub(crate) fn init() {
 
 /// True unless `GORT_ASYNCPREEMPT=0`.
 pub(crate) fn async_enabled() -> bool {
-    ASYNC.load(Ordering::Relaxed)
+    ENABLED && ASYNC.load(Ordering::Relaxed)
 }
 
 /// The request value that matches the P's current slice.
@@ -134,6 +143,9 @@ unsafe fn requested(pp: *mut P) -> bool {
 /// `m` is the current M, running a goroutine, not in `blocking`; it holds `pp`.
 #[inline]
 pub(crate) unsafe fn check_on(m: *mut M, pp: *mut P) {
+    if !ENABLED {
+        return;
+    }
     // SAFETY: per the contract.
     unsafe {
         if (*m).locks == 0 && requested(pp) {
@@ -145,6 +157,9 @@ pub(crate) unsafe fn check_on(m: *mut M, pp: *mut P) {
 /// sysmon: asks long-running goroutines to yield; releases preempted
 /// goroutines stuck behind a blocked M. Returns true if it did anything.
 pub(crate) fn sysmon_check(now: i64) -> bool {
+    if !ENABLED {
+        return false;
+    }
     let mut acted = false;
     for pp in sched::allp() {
         // SAFETY: Ps and Ms are never freed; sysmon-only fields are ours. Other
@@ -177,9 +192,9 @@ pub(crate) fn sysmon_check(now: i64) -> bool {
                 .preempt_req
                 .store(request_for(tick), Ordering::Relaxed);
             if async_enabled() && !m.is_null() {
-                let t = (*m).thread.load(Ordering::Relaxed);
-                if t != 0 {
-                    os::signal_thread(t as libc::pthread_t, libc::SIGURG);
+                let tid = (*m).tid.load(Ordering::Relaxed);
+                if tid != 0 {
+                    os::signal_thread(tid, libc::SIGURG);
                 }
             }
             acted = true;
@@ -289,7 +304,7 @@ pub(crate) unsafe fn affine_put(m: *mut M, gp: *mut G) {
 pub(crate) unsafe fn affine_get(m: *mut M) -> *mut G {
     // SAFETY: per the contract; the queue is locked.
     unsafe {
-        if (*m).naffine.load(Ordering::Relaxed) == 0 {
+        if !ENABLED || (*m).naffine.load(Ordering::Relaxed) == 0 {
             return null_mut();
         }
         (*m).affine_lock.lock();

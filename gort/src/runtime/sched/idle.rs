@@ -7,7 +7,7 @@
 use super::{SCHED, acquirep, gomaxprocs, procs};
 use crate::runtime::m::{self, M};
 use crate::runtime::p::{P, PStatus};
-use crate::runtime::{fatal, sysmon, timers};
+use crate::runtime::{fatal, preempt, sysmon, timers};
 use core::ptr::null_mut;
 use core::sync::atomic::Ordering;
 
@@ -152,6 +152,9 @@ pub(crate) unsafe fn stopm(m: *mut M) {
         if (*m).locks != 0 || !(*m).p.is_null() || (*m).spinning {
             fatal(&format!("stopm: M{} in a bad state", (*m).id));
         }
+        // Goroutines preempted on this thread would wait for it in vain (it
+        // may have found other work first: `locked::startlockedm`).
+        preempt::release_affine(m);
         SCHED.lock.lock();
         mput(m);
         SCHED.lock.unlock();

@@ -35,6 +35,7 @@
 
 pub(crate) mod gfree;
 mod idle;
+pub(crate) mod locked;
 mod park;
 pub(crate) mod procs;
 pub(crate) mod runq;
@@ -343,6 +344,12 @@ pub(crate) unsafe fn schedule(m: *mut M) -> ! {
         if (*m).locks != 0 {
             fatal("schedule: holding runtime locks");
         }
+        // A locked M runs its goroutine and nothing else (see `locked`).
+        let lg = (*m).lockedg;
+        if !lg.is_null() {
+            locked::stoplockedm(m);
+            execute(m, lg, false);
+        }
         loop {
             let pp = (*m).p;
             if (*pp).id >= gomaxprocs() {
@@ -353,6 +360,11 @@ pub(crate) unsafe fn schedule(m: *mut M) -> ! {
             let (gp, inherit) = findrunnable(m);
             if (*m).spinning {
                 resetspinning(m);
+            }
+            if (*gp).locked {
+                // Only its own M may run it: hand that M our P.
+                locked::startlockedm(m, gp);
+                continue;
             }
             execute(m, gp, inherit);
         }
@@ -367,6 +379,9 @@ pub(crate) unsafe fn execute(m: *mut M, gp: *mut G, inherit: bool) -> ! {
     // SAFETY: per the contract.
     unsafe {
         let pp = (*m).p;
+        if (*gp).locked && (*gp).lockedm != m {
+            fatal("execute: goroutine locked to another thread");
+        }
         let fresh = (*gp).fresh;
         if fresh {
             (*gp).fresh = false;
@@ -382,8 +397,10 @@ pub(crate) unsafe fn execute(m: *mut M, gp: *mut G, inherit: bool) -> ! {
         super::p::bump_u64(&(*pp).counters.switches);
         // The switch hold (see `park::mcall`): no preemption until the goroutine
         // is back on its own stack, in Rust code that releases it.
-        (*m).switching.store(true, Ordering::Relaxed);
-        core::sync::atomic::compiler_fence(Ordering::SeqCst);
+        if preempt::ENABLED {
+            (*m).switching.store(true, Ordering::Relaxed);
+            core::sync::atomic::compiler_fence(Ordering::SeqCst);
+        }
         if fresh {
             arch::gogo_start((*gp).stack.hi, gp, m)
         } else {
@@ -431,23 +448,10 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
             let pp = (*m).p;
             let mut now = check_timers(pp);
 
-            // Fairness: the global queue cannot starve behind local work.
-            if (*pp)
-                .schedtick
-                .load(Ordering::Relaxed)
-                .is_multiple_of(GLOBAL_POLL_INTERVAL)
-            {
-                let gp = preempt::affine_get(m);
-                if !gp.is_null() {
-                    return (gp, false);
-                }
-            }
-            if (*pp)
-                .schedtick
-                .load(Ordering::Relaxed)
-                .is_multiple_of(GLOBAL_POLL_INTERVAL)
-                && SCHED.runqsize.load(Ordering::Relaxed) > 0
-            {
+            // Fairness: the global queue, and goroutines preempted on this
+            // thread, cannot starve behind local work.
+            let tick = (*pp).schedtick.load(Ordering::Relaxed) % GLOBAL_POLL_INTERVAL;
+            if tick == 0 && SCHED.runqsize.load(Ordering::Relaxed) > 0 {
                 SCHED.lock.lock();
                 let gp = globrunqget(pp, 1);
                 SCHED.lock.unlock();
@@ -455,13 +459,14 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
                     return (gp, false);
                 }
             }
+            if tick == GLOBAL_POLL_INTERVAL / 2 {
+                let gp = preempt::affine_get(m);
+                if !gp.is_null() {
+                    return (gp, false);
+                }
+            }
             if let Some(r) = (*pp).runq.get() {
                 return r;
-            }
-            // Goroutines preempted on this thread, which only it may resume.
-            let gp = preempt::affine_get(m);
-            if !gp.is_null() {
-                return (gp, false);
             }
             if SCHED.runqsize.load(Ordering::SeqCst) > 0 {
                 SCHED.lock.lock();
@@ -470,6 +475,12 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
                 if !gp.is_null() {
                     return (gp, false);
                 }
+            }
+            // Goroutines preempted on this thread, which only it may resume:
+            // last, because they were preempted for the work above.
+            let gp = preempt::affine_get(m);
+            if !gp.is_null() {
+                return (gp, false);
             }
 
             // Steal, if spinning is worthwhile: limit spinners to half the busy Ps.

@@ -54,6 +54,9 @@ pub(super) fn mcall(f: unsafe extern "C" fn(*mut G) -> !) {
 #[inline]
 fn take_switch_hold() -> *mut M {
     let m = getm();
+    if !crate::runtime::preempt::ENABLED {
+        return m;
+    }
     // SAFETY: the current thread's own M (callers are goroutines).
     unsafe {
         (*m).switching
@@ -82,6 +85,9 @@ fn mcall_held(m: *mut M, f: unsafe extern "C" fn(*mut G) -> !) {
 /// # Safety
 /// `m` is the current M, on g0, inside an `mcall` target.
 pub(super) unsafe fn release_switch_hold(m: *mut M) {
+    if !crate::runtime::preempt::ENABLED {
+        return;
+    }
     core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
     // SAFETY: per the contract.
     unsafe {
@@ -229,7 +235,13 @@ unsafe extern "C" fn preempt_m(gp: *mut G) -> ! {
         crate::runtime::p::bump_u64(&(*(*m).p).counters.preemptions);
         (*m).preempting
             .store(false, core::sync::atomic::Ordering::Relaxed);
-        crate::runtime::preempt::affine_put(m, gp);
+        if (*gp).locked {
+            // It comes back to this thread anyway (`locked`); the M's own
+            // queue would strand it while the M sleeps in `stoplockedm`.
+            let _ = runqput((*m).p, gp, false);
+        } else {
+            crate::runtime::preempt::affine_put(m, gp);
+        }
         schedule(m)
     }
 }
@@ -260,6 +272,9 @@ unsafe extern "C" fn goexit0(gp: *mut G) -> ! {
         (*gp).waitreason = WaitReason::None;
         if (*m).locks != 0 {
             fatal("goexit: goroutine exited holding a runtime lock");
+        }
+        if (*gp).locked {
+            super::locked::exit_locked(m, gp);
         }
         gfree::gfput((*m).p, gp);
         schedule(m)

@@ -104,6 +104,12 @@ unsafe extern "C" fn exitsyscall0(gp: *mut G) -> ! {
             acquirep(m, pp);
             execute(m, gp, false);
         }
+        if (*m).lockedg == gp {
+            // Locked: wait for whichever M picks `gp` off the global queue to
+            // hand us its P (see `locked`).
+            super::locked::stoplockedm(m);
+            execute(m, gp, false);
+        }
         idle::stopm(m);
         schedule(m)
     }

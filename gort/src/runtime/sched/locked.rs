@@ -1,0 +1,159 @@
+//! Goroutines wired to an OS thread: `lock_os_thread` (Go's `LockOSThread`).
+//!
+//! A locked goroutine G and its M point at each other (`g.lockedm`,
+//! `m.lockedg`), and from then on that M runs G and nothing else:
+//! - when G switches out (parks, yields, is preempted), its M's `schedule`
+//!   does not look for other work: it hands its P to another M (`handoffp`)
+//!   and sleeps (`stoplockedm`);
+//! - when any other M's `schedule` picks G (it became runnable and sat in some
+//!   run queue like any goroutine), that M hands its own P to G's M and wakes
+//!   it (`startlockedm`), then sleeps as an idle M itself. G's M wakes with
+//!   the P and runs G.
+//!
+//! So every switch of a locked goroutine costs two thread wake-ups, as in Go:
+//! locking is for code that needs the thread (thread-local state of a C
+//! library, `unshare`, a GUI main loop), not for speed.
+//!
+//! Async preemption would park G on its M's own queue (`M.affine`), which only
+//! a scheduling M reads; a locked G goes to its P's run queue instead and
+//! comes back through `startlockedm` like any other switch. The preempted
+//! goroutines of other Gs that wait on a locked M are released to the global
+//! queue when it goes to sleep.
+//!
+//! A goroutine that ends while locked takes its thread with it (Go's rule
+//! since 1.10: it may have changed the thread's state — signal mask, namespace,
+//! thread-locals of a C library — so the thread is not reused).
+
+use super::idle::{handoffp, stopm};
+use super::releasep;
+use crate::runtime::g::G;
+use crate::runtime::m::{self, M, NoPreempt, getm};
+use crate::runtime::{fatal, gfree, preempt};
+use core::ptr::null_mut;
+
+/// Wires the calling goroutine to its current OS thread; calls nest.
+/// Does nothing outside a goroutine.
+pub(crate) fn lock() {
+    // Between reading the M and wiring to it the goroutine must not move.
+    let m = getm();
+    let _hold = NoPreempt::on(m);
+    // SAFETY: the current M and the goroutine it runs.
+    unsafe {
+        if m.is_null() || (*m).curg.is_null() {
+            return;
+        }
+        let gp = (*m).curg;
+        (*gp).lockcount = match (*gp).lockcount.checked_add(1) {
+            Some(n) => n,
+            None => fatal("lock_os_thread: nesting overflow"),
+        };
+        if (*gp).lockcount == 1 {
+            (*gp).lockedm = m;
+            (*m).lockedg = gp;
+            (*gp).locked = true;
+        }
+    }
+}
+
+/// Undoes one `lock`; the last one unwires the goroutine. Does nothing for a
+/// goroutine that is not locked, or outside a goroutine.
+pub(crate) fn unlock() {
+    let m = getm();
+    let _hold = NoPreempt::on(m);
+    // SAFETY: the current M and the goroutine it runs (a locked one cannot
+    // have moved: this is its M).
+    unsafe {
+        if m.is_null() || (*m).curg.is_null() {
+            return;
+        }
+        let gp = (*m).curg;
+        if (*gp).lockcount == 0 {
+            return;
+        }
+        (*gp).lockcount -= 1;
+        if (*gp).lockcount == 0 {
+            unwire(m, gp);
+        }
+    }
+}
+
+/// # Safety
+/// `gp` is wired to `m`, which is the current M.
+unsafe fn unwire(m: *mut M, gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        if (*gp).lockedm != m || (*m).lockedg != gp {
+            fatal("unlock_os_thread: goroutine and thread disagree");
+        }
+        (*gp).locked = false;
+        (*gp).lockedm = null_mut();
+        (*gp).lockcount = 0;
+        (*m).lockedg = null_mut();
+    }
+}
+
+/// `m`'s locked goroutine has switched out: give the P away and sleep until
+/// another M hands back a P because the goroutine is runnable again. Returns
+/// with a P; the caller runs `m.lockedg`.
+///
+/// # Safety
+/// `m` is the current M, on g0, with a locked goroutine that is not running.
+pub(crate) unsafe fn stoplockedm(m: *mut M) {
+    // SAFETY: per the contract.
+    unsafe {
+        if (*m).spinning || (*m).locks != 0 {
+            fatal("stoplockedm: M in a bad state");
+        }
+        // Goroutines preempted on this thread would wait for it in vain.
+        preempt::release_affine(m);
+        if !(*m).p.is_null() {
+            handoffp(releasep(m));
+        }
+        (*m).park.sleep();
+        (*m).park.clear();
+        let pp = (*m).nextp;
+        (*m).nextp = null_mut();
+        if pp.is_null() {
+            fatal("stoplockedm: woken without a P");
+        }
+        super::acquirep(m, pp);
+    }
+}
+
+/// `m` picked the runnable `gp`, which is locked to another M: hand it our P
+/// (and so `gp`), then sleep as an idle M. Returns when `startm` wakes us with
+/// a P.
+///
+/// # Safety
+/// `m` is the current M, on g0, with a P, not spinning; `gp` is Runnable,
+/// owned by the caller and locked to an M sleeping in `stoplockedm`.
+pub(crate) unsafe fn startlockedm(m: *mut M, gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        let lm = (*gp).lockedm;
+        if lm == m || (*lm).lockedg != gp {
+            fatal("startlockedm: goroutine and thread disagree");
+        }
+        let pp = releasep(m);
+        // The locked M reads `nextp` after the wake-up.
+        (*lm).nextp = pp;
+        (*lm).park.wakeup();
+        stopm(m);
+    }
+}
+
+/// The locked `gp` has ended on `m` without unlocking: free it, give the P
+/// away and end the thread.
+///
+/// # Safety
+/// On g0 of `m`, the current M; `gp` is Dead, was run by `m` and is locked to it.
+pub(crate) unsafe fn exit_locked(m: *mut M, gp: *mut G) -> ! {
+    // SAFETY: per the contract.
+    unsafe {
+        unwire(m, gp);
+        gfree::gfput((*m).p, gp);
+        preempt::release_affine(m);
+        handoffp(releasep(m));
+        m::mexit(m)
+    }
+}
