@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark runner: gort vs Go vs tokio vs may.
+"""Benchmark runner: gort vs Go vs tokio vs may (and gort without preemption).
 
 Usage (normally through bench/run.sh):
 
@@ -14,9 +14,17 @@ implementation's medians and the ratios gort/<peer>. Every binary prints one
 line `name=<w> n=<N> ns_per_op=<x> key=value ...`; a run that fails (non-zero
 exit, timeout, no such line) is reported in the table, not fatal.
 
+`gort-nopreempt` is the same gort-bench binary built with
+`RUSTFLAGS="--cfg gort_no_preempt"` (into <target>/nopreempt): gort without
+the preemption machinery (no sysmon checks or shortened ticks, no
+`NoPreempt`, no switch hold, no cooperative check). Its column
+`gort/gort-nopreempt` is what that machinery costs gort (spawn and yield:
+should be below 1.03); in `preempt` it shows the gap without preemption.
+
 Environment:
     BENCH_ROUNDS=3                    rounds per workload
-    BENCH_IMPLS=gort,go,tokio,may     implementations to run (and build)
+    BENCH_IMPLS=gort,go,tokio,may,gort-nopreempt
+                                      implementations to run (and build)
     BENCH_N_SPAWN / BENCH_N_YIELD / BENCH_N_TIMERS / BENCH_N_PARKED /
     BENCH_N_PREEMPT                   N per workload (defaults below; preempt's
                                       N is a duration in ms)
@@ -43,7 +51,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 GO_DIR = BENCH_DIR / "go"
 
-ALL_IMPLS = ["gort", "go", "tokio", "may"]
+ALL_IMPLS = ["gort", "go", "tokio", "may", "gort-nopreempt"]
 RUST_BINS = {"gort": "gort-bench", "tokio": "tokio-bench", "may": "may-bench"}
 
 
@@ -150,6 +158,16 @@ def build(impls: list[str]) -> None:
         sh(cmd, cwd=BENCH_DIR)
     if "go" in impls:
         sh(["go", "build", "-o", "gobench"], cwd=GO_DIR)
+    if "gort-nopreempt" in impls:
+        env = dict(os.environ, RUSTFLAGS="--cfg gort_no_preempt", CARGO_TARGET_DIR=str(nopreempt_target()))
+        cmd = ["cargo", "build", "--release", "-p", "gort-bench", "--bin", "gort-bench",
+               "--no-default-features", "--features", "gort"]
+        log(f"+ RUSTFLAGS='--cfg gort_no_preempt' CARGO_TARGET_DIR={env['CARGO_TARGET_DIR']} {' '.join(cmd)}")
+        subprocess.run(cmd, cwd=BENCH_DIR, env=env, check=True)
+
+
+def nopreempt_target() -> Path:
+    return Path(cargo_metadata()["target_directory"]) / "nopreempt"
 
 
 def binaries(impls: list[str]) -> dict[str, Path]:
@@ -161,6 +179,8 @@ def binaries(impls: list[str]) -> dict[str, Path]:
                 paths[i] = target / RUST_BINS[i]
     if "go" in impls:
         paths["go"] = GO_DIR / "gobench"
+    if "gort-nopreempt" in impls:
+        paths["gort-nopreempt"] = nopreempt_target() / "release" / "gort-bench"
     for i, p in paths.items():
         if not p.is_file():
             sys.exit(f"run.py: binary for {i} not found at {p}")
@@ -286,6 +306,10 @@ def main(argv: list[str]) -> int:
     if unknown:
         sys.exit(f"run.py: unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
     impls = [i.strip() for i in os.environ.get("BENCH_IMPLS", ",".join(ALL_IMPLS)).split(",") if i.strip()]
+    # A gort variant: run it right after gort so the two see the same machine state.
+    if "gort" in impls and "gort-nopreempt" in impls:
+        impls.remove("gort-nopreempt")
+        impls.insert(impls.index("gort") + 1, "gort-nopreempt")
     bad = [i for i in impls if i not in ALL_IMPLS]
     if bad or not impls:
         sys.exit(f"run.py: BENCH_IMPLS must be a comma list of {ALL_IMPLS}")
@@ -395,7 +419,14 @@ def report(argv, selected, impls, rounds, ns, results, started, machine, workspa
         if w == "parked":
             notes.append("rewakes: 1 s sleeps that ended before all N had started (the goroutine sleeps again); "
                          "non-zero means spawning N took longer than 1 s")
+        if "gort-nopreempt" in impls and w in ("spawn", "yield"):
+            notes.append("gort/gort-nopreempt − 1 is the cost of sysmon + preemption machinery on this "
+                         "workload (target: below 3 %); gort-nopreempt is gort built with "
+                         "`--cfg gort_no_preempt`, a measurement-only build")
         if w == "preempt":
+            if "gort-nopreempt" in impls:
+                notes.append("gort-nopreempt is gort without preemption: its gap is what gort's "
+                             "preemption removes")
             notes.append("tokio and may cannot preempt a task that does not yield: the expected tokio result is "
                          "one wake with max_gap_ms ≈ N + 1000 (safety_stop = 1), not a failure")
             notes.append("may runs a coroutine woken by its timer on may's timer thread, not on the worker, so "

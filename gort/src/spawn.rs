@@ -10,8 +10,10 @@
 //! the cell.
 
 use crate::runtime::g::{TaskRef, WaitReason};
+use crate::runtime::m::Pinned;
+use crate::runtime::p::P;
 use crate::runtime::sched;
-use crate::runtime::taskalloc;
+use crate::runtime::taskalloc::{self, TaskBlock};
 use crate::runtime::waiter::OneShot;
 use crate::runtime::{self, stack};
 use crate::scope::ScopeData;
@@ -118,8 +120,12 @@ impl<F: FnOnce() -> T + Send, T: Send> TaskCell<F, T> {
     };
 
     /// Allocates a cell with two references (goroutine + handle).
-    fn new(f: F, scope: Option<NonNull<ScopeData>>) -> NonNull<Self> {
-        let p = taskalloc::alloc_task(Layout::new::<Self>()).cast::<Self>();
+    ///
+    /// # Safety
+    /// As `taskalloc::alloc_task_on` for `pp`.
+    unsafe fn new_on(pp: *mut P, f: F, scope: Option<NonNull<ScopeData>>) -> NonNull<Self> {
+        // SAFETY: per the contract.
+        let p = unsafe { taskalloc::alloc_task_on(pp, Layout::new::<Self>()) }.cast::<Self>();
         // SAFETY: a fresh block of the right layout.
         unsafe {
             p.write(TaskCell {
@@ -144,7 +150,7 @@ impl<F: FnOnce() -> T + Send, T: Send> TaskCell<F, T> {
     }
 
     /// The goroutine's body: run the closure, publish the result, let go.
-    unsafe fn run(p: NonNull<u8>) {
+    unsafe fn run(p: NonNull<u8>) -> Option<TaskBlock> {
         let cell = p.cast::<Self>();
         // SAFETY: the goroutine holds a reference; only it takes `f`, once.
         unsafe {
@@ -161,21 +167,52 @@ impl<F: FnOnce() -> T + Send, T: Send> TaskCell<F, T> {
             if this.header.refs.load(Ordering::Acquire) != 1 {
                 this.packet.done.set();
             }
-            release(cell.cast());
+            release_deferred(cell.cast())
         }
     }
 }
 
-/// Drops one reference; the last one drops the cell and frees its memory.
-unsafe fn release(h: NonNull<Header>) {
+/// `release` for the goroutine itself, at its end: its cell's memory is not
+/// freed here but returned, for `goexit` to free off the goroutine's stack.
+///
+/// # Safety
+/// As `release`.
+unsafe fn release_deferred(h: NonNull<Header>) -> Option<TaskBlock> {
     // SAFETY: the caller owns one reference to a live cell.
     unsafe {
         if h.as_ref().refs.fetch_sub(1, Ordering::Release) == 1 {
             fence(Ordering::Acquire);
             let vt = h.as_ref().vtable;
             (vt.drop_in_place)(h);
-            taskalloc::free_task(h.as_ptr().cast(), vt.layout);
+            return Some(TaskBlock {
+                ptr: h.cast(),
+                layout: vt.layout,
+            });
         }
+        None
+    }
+}
+
+/// Drops one reference; the last one drops the cell and frees its memory.
+#[inline]
+unsafe fn release(h: NonNull<Header>) {
+    // SAFETY: the caller owns one reference to a live cell.
+    unsafe {
+        if h.as_ref().refs.fetch_sub(1, Ordering::Release) == 1 {
+            release_last(h);
+        }
+    }
+}
+
+/// `release`'s rare half, out of line so the common one saves no registers.
+#[inline(never)]
+unsafe fn release_last(h: NonNull<Header>) {
+    fence(Ordering::Acquire);
+    // SAFETY: the last reference: nobody else can reach the cell.
+    unsafe {
+        let vt = h.as_ref().vtable;
+        (vt.drop_in_place)(h);
+        taskalloc::free_task(h.as_ptr().cast(), vt.layout);
     }
 }
 
@@ -221,7 +258,10 @@ where
         Some(s) => stack::check_size(s)?,
         None => stack::default_size(),
     };
-    let cell = TaskCell::new(f, scope);
+    // One hold for the task's allocation and the goroutine's creation.
+    let pin = Pinned::new();
+    // SAFETY: `pin` holds `pin.p` (or it is null).
+    let cell = unsafe { TaskCell::new_on(pin.p, f, scope) };
     // SAFETY: `cell` is live; `packet` is a field of it.
     let handle = unsafe {
         TaskHandle {
@@ -233,7 +273,7 @@ where
         ptr: cell.cast(),
         run: TaskCell::<F, T>::run,
     };
-    match sched::newproc(task, size, name.map(String::into_boxed_str), site) {
+    match sched::newproc(pin, task, size, name.map(String::into_boxed_str), site) {
         Ok(id) => Ok((handle, GoroutineId::new(id))),
         Err(e) => {
             // The goroutine's reference was never handed out: drop it (the

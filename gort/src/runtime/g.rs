@@ -29,10 +29,12 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// The work a goroutine runs, type-erased (built by `spawn.rs`): `run(ptr)` runs
-/// it and releases the goroutine's reference. Consumed once by `goroutine_main`.
+/// it and releases the goroutine's reference; if that was the last one, it
+/// returns the task's memory for `goexit` to free once off the goroutine's
+/// stack. Consumed once by `goroutine_main`.
 pub(crate) struct TaskRef {
     pub ptr: NonNull<u8>,
-    pub run: unsafe fn(NonNull<u8>),
+    pub run: unsafe fn(NonNull<u8>) -> Option<super::taskalloc::TaskBlock>,
 }
 
 // SAFETY: tasks are built only from `Send` closures and results.

@@ -54,6 +54,9 @@ pub(crate) struct M {
     pub lockedg: *mut super::g::G,
     /// Link in the list of exited Ms' descriptors.
     deadlink: *mut M,
+    /// The task block of the goroutine exiting on this M, freed on g0 by
+    /// `goexit0` (where no preemption needs holding off).
+    pub deadtask: Option<super::taskalloc::TaskBlock>,
     /// Inside a stack switch (the switch hold, see `sched::park::mcall`).
     pub switching: AtomicBool,
     /// A preemption call has been injected and has not parked yet.
@@ -122,35 +125,76 @@ pub(crate) fn locks_dec() {
 /// M/P-owned state (a signal landing in the middle would let another goroutine
 /// on this M see it half done). Must not be held across a switch point; the
 /// switches have their own hold (`sched::park::mcall`).
-pub(crate) struct NoPreempt(*mut M);
+pub(crate) struct NoPreempt {
+    m: *mut M,
+    /// `m.locks` before: holds nest strictly (RAII, never across a switch),
+    /// so the drop restores it with one store instead of a read-modify-write.
+    saved: u32,
+}
 
 impl NoPreempt {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new() -> NoPreempt {
         NoPreempt::on(getm())
     }
 
     /// The same for `m`, which the caller already looked up: the current
     /// thread's M, or null.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn on(m: *mut M) -> NoPreempt {
         if super::preempt::ENABLED && !m.is_null() {
             // SAFETY: the current thread's own M.
-            unsafe { (*m).locks += 1 };
+            let saved = unsafe { (*m).locks };
+            // SAFETY: as above.
+            unsafe { (*m).locks = saved + 1 };
             core::sync::atomic::compiler_fence(Ordering::SeqCst);
+            NoPreempt { m, saved }
+        } else {
+            NoPreempt {
+                m: core::ptr::null_mut(),
+                saved: 0,
+            }
         }
-        NoPreempt(m)
     }
 }
 
 impl Drop for NoPreempt {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        if super::preempt::ENABLED && !self.0.is_null() {
+        if super::preempt::ENABLED && !self.m.is_null() {
             core::sync::atomic::compiler_fence(Ordering::SeqCst);
-            // SAFETY: the M we raised, which is still this thread's (no switch).
-            unsafe { (*self.0).locks -= 1 };
+            // SAFETY: the M we raised, which is still this thread's (no switch),
+            // and every hold taken since has been dropped.
+            unsafe { (*self.m).locks = self.saved };
         }
+    }
+}
+
+/// The current M and the P its goroutine may use, with preemption held off
+/// until dropped: for runtime code on a goroutine's stack that works on
+/// P-owned state (task cache, free Gs, run queue), so that several steps share
+/// one lookup and one hold. `p` is null when there is no P to use (a plain
+/// thread, or a goroutine inside `blocking`); `m` is null on a plain thread.
+pub(crate) struct Pinned {
+    pub m: *mut M,
+    pub p: *mut P,
+    _hold: NoPreempt,
+}
+
+impl Pinned {
+    #[inline(always)]
+    pub(crate) fn new() -> Pinned {
+        let m = getm();
+        let hold = NoPreempt::on(m);
+        // SAFETY: the current thread's own M (if any).
+        let p = unsafe {
+            if m.is_null() || (*m).in_syscall {
+                null_mut()
+            } else {
+                (*m).p
+            }
+        };
+        Pinned { m, p, _hold: hold }
     }
 }
 
@@ -235,6 +279,7 @@ fn alloc_m(id: u64, pp: *mut P, spinning: bool) -> *mut M {
             tid: AtomicI32::new(0),
             lockedg: null_mut(),
             deadlink: null_mut(),
+            deadtask: None,
             switching: AtomicBool::new(false),
             preempting: AtomicBool::new(false),
             affine_lock: Lock::new(),

@@ -13,14 +13,16 @@
 //! the class's layout, so callers without a P (plain threads) simply use it
 //! directly. Bigger or over-aligned tasks bypass the caches.
 //!
-//! The caller must hold its P for the whole cache operation: `m.locks` is raised
-//! meanwhile (no preemption can move the goroutine to another P in between).
+//! The caller must hold its P for the whole cache operation, unpreemptible: a
+//! `Pinned` guard (`spawn` allocates the task and creates the goroutine under
+//! one), or g0 (a goroutine's own task is freed by `goexit` on g0, for free:
+//! no hold is needed there).
 
 use super::lock::Lock;
-use super::m::{NoPreempt, getm};
+use super::m::Pinned;
 use super::p::P;
 use core::cell::UnsafeCell;
-use core::ptr::null_mut;
+use core::ptr::{NonNull, null_mut};
 use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 
 /// Size classes: tasks are a header, a closure and a result slot, mostly small.
@@ -86,29 +88,19 @@ fn class_layout(c: usize) -> Layout {
     unsafe { Layout::from_size_align_unchecked(CLASSES[c], ALIGN) }
 }
 
-/// The P the caller may use for the cache, or null if it holds none, with
-/// preemption held off until the guard drops (a preemption in the middle of a
-/// cache operation would let another goroutine on this P see it half done).
-fn pin() -> (NoPreempt, *mut P) {
-    let m = getm();
-    // SAFETY: the current thread's own M.
-    unsafe {
-        if m.is_null() || (*m).p.is_null() || (*m).in_syscall {
-            return (NoPreempt::on(null_mut()), null_mut());
-        }
-        (NoPreempt::on(m), (*m).p)
-    }
-}
-
-/// Allocates a block for `layout` (never null: allocation failure aborts, as for
-/// `Box`).
-pub(crate) fn alloc_task(layout: Layout) -> *mut u8 {
+/// Allocates a block for `layout` from `pp`'s cache (never null: allocation
+/// failure aborts, as for `Box`).
+///
+/// # Safety
+/// `pp` is null or held by the current M, which cannot be preempted until the
+/// call returns (a `Pinned` guard, or g0).
+#[inline]
+pub(crate) unsafe fn alloc_task_on(pp: *mut P, layout: Layout) -> *mut u8 {
     let Some(c) = class_of(layout) else {
         return raw_alloc(layout);
     };
-    let (hold, pp) = pin();
     if !pp.is_null() {
-        // SAFETY: this M holds `pp`, not preemptible meanwhile.
+        // SAFETY: per the contract.
         let b = unsafe {
             let list = &mut (*pp).task_cache.lists[c];
             if list.head.is_null() {
@@ -121,7 +113,6 @@ pub(crate) fn alloc_task(layout: Layout) -> *mut u8 {
             }
             b
         };
-        drop(hold);
         if !b.is_null() {
             return b.cast();
         }
@@ -129,23 +120,40 @@ pub(crate) fn alloc_task(layout: Layout) -> *mut u8 {
     raw_alloc(class_layout(c))
 }
 
-/// Frees a block obtained from `alloc_task` with the same `layout`.
+/// Frees a block obtained from `alloc_task_on` with the same `layout`.
 ///
 /// # Safety
-/// `ptr` came from `alloc_task(layout)` and is not used afterwards.
+/// `ptr` came from `alloc_task_on(_, layout)` and is not used afterwards.
 pub(crate) unsafe fn free_task(ptr: *mut u8, layout: Layout) {
+    let pin = Pinned::new();
+    // SAFETY: per the contract; `pin` holds `pin.p` (or it is null).
+    unsafe { free_task_on(pin.p, ptr, layout) }
+}
+
+/// A block to free later (`free_task_on`): a goroutine's own task cell, which
+/// it cannot free while running on it.
+pub(crate) struct TaskBlock {
+    pub ptr: NonNull<u8>,
+    pub layout: Layout,
+}
+
+/// `free_task` into `pp`'s cache.
+///
+/// # Safety
+/// As `free_task`, and `pp` as for `alloc_task_on`.
+#[inline]
+pub(crate) unsafe fn free_task_on(pp: *mut P, ptr: *mut u8, layout: Layout) {
     let Some(c) = class_of(layout) else {
         // SAFETY: per the contract, allocated with this layout.
         unsafe { dealloc(ptr, layout) };
         return;
     };
-    let (_hold, pp) = pin();
     if pp.is_null() {
         // SAFETY: every class block is valid to free with the class layout.
         unsafe { dealloc(ptr, class_layout(c)) };
         return;
     }
-    // SAFETY: this M holds `pp`, not preemptible meanwhile; we own `ptr`.
+    // SAFETY: per the contract: `pp` is ours, not preemptible; we own `ptr`.
     unsafe {
         let list = &mut (*pp).task_cache.lists[c];
         let b = ptr.cast::<Block>();

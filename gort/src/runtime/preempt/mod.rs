@@ -148,7 +148,8 @@ pub(crate) unsafe fn check_on(m: *mut M, pp: *mut P) {
     }
     // SAFETY: per the contract.
     unsafe {
-        if (*m).locks == 0 && requested(pp) {
+        // The request first: it is almost never set.
+        if requested(pp) && (*m).locks == 0 {
             sched::gosched_global();
         }
     }

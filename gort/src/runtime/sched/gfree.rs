@@ -21,7 +21,7 @@
 use super::{SCHED, globrunqput, runqput, wakep};
 use crate::runtime::g::{G, Status, TaskRef};
 use crate::runtime::lock::Lock;
-use crate::runtime::m::getm;
+use crate::runtime::m::Pinned;
 use crate::runtime::p::P;
 use crate::runtime::stack::{self, Stack};
 use core::cell::UnsafeCell;
@@ -110,22 +110,16 @@ static GFREE: GlobalFree = GlobalFree {
 };
 
 /// Creates a goroutine running `task` and makes it runnable. Returns its id.
+/// `pin` (taken by the caller, which allocated the task under the same hold)
+/// is released before any switch.
 pub(crate) fn newproc(
+    pin: Pinned,
     task: TaskRef,
     stack_size: usize,
     name: Option<Box<str>>,
     site: &'static core::panic::Location<'static>,
 ) -> io::Result<u64> {
-    let m = getm();
-    let hold = crate::runtime::m::NoPreempt::on(m);
-    // SAFETY: the current thread's own M, if any.
-    let pp = unsafe {
-        if !m.is_null() && !(*m).p.is_null() && !(*m).in_syscall {
-            (*m).p
-        } else {
-            null_mut()
-        }
-    };
+    let (m, pp) = (pin.m, pin.p);
     let gp = gfget(pp, stack_size)?;
     let id = newgoid(pp);
     // SAFETY: `gp` came off a free list or was just created: we own it.
@@ -169,7 +163,7 @@ pub(crate) fn newproc(
         // ~20 k fresh stacks (an madvise each) and took ~110 ns per goroutine,
         // against ~70 ns with it (bench/ spawn, 2 cores). Go has no such rule
         // but preempts a spawner every 10 ms, which bounds its backlog too.
-        drop(hold);
+        drop(pin);
         if spilled && super::park::can_park() {
             super::park::gosched_global();
         } else {

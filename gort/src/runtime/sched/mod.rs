@@ -448,18 +448,29 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
             let pp = (*m).p;
             let mut now = check_timers(pp);
 
-            // Fairness: the global queue, and goroutines preempted on this
-            // thread, cannot starve behind local work.
-            let tick = (*pp).schedtick.load(Ordering::Relaxed) % GLOBAL_POLL_INTERVAL;
-            if tick == 0 && SCHED.runqsize.load(Ordering::Relaxed) > 0 {
-                SCHED.lock.lock();
-                let gp = globrunqget(pp, 1);
-                SCHED.lock.unlock();
+            // Fairness: every 61st round the global queue and the goroutines
+            // preempted on this thread go first, so they cannot starve behind
+            // local work (which of the two first alternates, so neither can
+            // starve the other).
+            let tick = (*pp).schedtick.load(Ordering::Relaxed);
+            if tick.is_multiple_of(GLOBAL_POLL_INTERVAL) {
+                let affine_first = (tick / GLOBAL_POLL_INTERVAL) & 1 == 1;
+                let gp = if affine_first {
+                    preempt::affine_get(m)
+                } else {
+                    null_mut()
+                };
                 if !gp.is_null() {
                     return (gp, false);
                 }
-            }
-            if tick == GLOBAL_POLL_INTERVAL / 2 {
+                if SCHED.runqsize.load(Ordering::Relaxed) > 0 {
+                    SCHED.lock.lock();
+                    let gp = globrunqget(pp, 1);
+                    SCHED.lock.unlock();
+                    if !gp.is_null() {
+                        return (gp, false);
+                    }
+                }
                 let gp = preempt::affine_get(m);
                 if !gp.is_null() {
                     return (gp, false);
@@ -616,11 +627,11 @@ pub(crate) extern "C" fn goroutine_main(gp: *mut G, m: *mut M) -> ! {
     unsafe { park::release_switch_hold(m) };
     // SAFETY: `gp` is the G this M just started; only it touches `entry` now.
     let task = unsafe { (*gp).entry.take() };
-    match task {
+    let dead = match task {
         // SAFETY: a task is run exactly once, by its goroutine.
         Some(t) => unsafe { (t.run)(t.ptr) },
         None => fatal("goroutine started without a task"),
-    }
+    };
     // Every value of the task is dropped by now: nothing on this stack is live.
-    goexit()
+    goexit(dead)
 }

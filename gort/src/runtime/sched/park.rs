@@ -21,6 +21,7 @@ use super::{SCHED, execute, globrunqput, runqput, schedule, wakep};
 use crate::runtime::arch;
 use crate::runtime::g::{G, Status, WaitReason, casgstatus, setgstatus};
 use crate::runtime::m::{M, getm};
+use crate::runtime::taskalloc::{TaskBlock, free_task_on};
 use crate::runtime::{fatal, gfree};
 use core::ptr::null_mut;
 
@@ -42,7 +43,7 @@ pub(crate) fn can_park() -> bool {
 /// store-to-load dependency chain (as a counter they cost a yield ~5 ns). Here the hold is taken on this M and `f`
 /// releases it on g0 (`release_switch_hold`); when the goroutine is resumed,
 /// `execute` sets it on the resuming M and `gogo` clears it as it jumps.
-#[inline]
+#[inline(always)]
 pub(super) fn mcall(f: unsafe extern "C" fn(*mut G) -> !) {
     let m = take_switch_hold();
     mcall_held(m, f);
@@ -51,7 +52,7 @@ pub(super) fn mcall(f: unsafe extern "C" fn(*mut G) -> !) {
 /// Takes the switch hold early, for a caller that prepares the switch in M
 /// state first (`gopark`'s unlock function): a preemption between preparing
 /// and switching would let another goroutine on this M overwrite it.
-#[inline]
+#[inline(always)]
 fn take_switch_hold() -> *mut M {
     let m = getm();
     if !crate::runtime::preempt::ENABLED {
@@ -67,7 +68,7 @@ fn take_switch_hold() -> *mut M {
 }
 
 /// `mcall` with the switch hold already taken on `m` by `take_switch_hold`.
-#[inline]
+#[inline(always)]
 fn mcall_held(m: *mut M, f: unsafe extern "C" fn(*mut G) -> !) {
     // SAFETY: called on a goroutine (callers check `can_park`); g0's stack top is
     // free while a goroutine runs on this M.
@@ -255,9 +256,15 @@ unsafe extern "C" fn gosched_m(gp: *mut G) -> ! {
     }
 }
 
-/// Ends the current goroutine. Everything on its stack must be dead.
-pub(crate) fn goexit() -> ! {
-    mcall(goexit0);
+/// Ends the current goroutine. Everything on its stack must be dead. `dead`,
+/// its task's memory if it is the last user, is freed on g0: there the P's
+/// cache needs no hold against preemption.
+pub(crate) fn goexit(dead: Option<TaskBlock>) -> ! {
+    // The block is stored in the M: hold preemption off from the store on.
+    let m = take_switch_hold();
+    // SAFETY: the current M.
+    unsafe { (*m).deadtask = dead };
+    mcall_held(m, goexit0);
     fatal("goexit returned")
 }
 
@@ -268,6 +275,10 @@ unsafe extern "C" fn goexit0(gp: *mut G) -> ! {
         release_switch_hold(m);
         setgstatus(gp, Status::Running, Status::Dead);
         dropg(m, gp);
+        if let Some(b) = (*m).deadtask.take() {
+            // SAFETY: on g0 (no preemption) of the M holding this P.
+            free_task_on((*m).p, b.ptr.as_ptr(), b.layout);
+        }
         (*gp).name = None;
         (*gp).waitreason = WaitReason::None;
         if (*m).locks != 0 {
