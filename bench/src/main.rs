@@ -8,7 +8,14 @@ use gort_bench::common::{self, Workload};
 use gort_bench::{parked, preempt, spawn, timers, yielding};
 
 fn main() {
-    common::main("gort", gort::procs, |w, n| match w {
+    // The measurement build without preemption (bench/run.py builds it with
+    // `--cfg gort_no_preempt`) names itself.
+    let imp = if cfg!(gort_no_preempt) {
+        "gort-nopreempt"
+    } else {
+        "gort"
+    };
+    common::main(imp, gort::procs, |w, n| match w {
         Workload::Spawn => spawn::run_gort(n),
         Workload::Yield => yielding::run_gort(n),
         Workload::Timers => timers::run_gort(n),
