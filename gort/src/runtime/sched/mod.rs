@@ -334,6 +334,21 @@ unsafe fn globrunqget(pp: *mut P, max: u32) -> *mut G {
     }
 }
 
+/// `globrunqget` if the global queue looks non-empty (taking the lock only then).
+///
+/// # Safety
+/// The caller's M holds `pp`.
+unsafe fn try_globrunqget(pp: *mut P, max: u32) -> *mut G {
+    if SCHED.runqsize.load(Ordering::SeqCst) == 0 {
+        return null_mut();
+    }
+    SCHED.lock.lock();
+    // SAFETY: lock held; per the contract.
+    let gp = unsafe { globrunqget(pp, max) };
+    SCHED.lock.unlock();
+    gp
+}
+
 /// One round of scheduling: find a runnable G and run it. Never returns.
 ///
 /// # Safety
@@ -454,24 +469,16 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
             // starve the other).
             let tick = (*pp).schedtick.load(Ordering::Relaxed);
             if tick.is_multiple_of(GLOBAL_POLL_INTERVAL) {
-                let affine_first = (tick / GLOBAL_POLL_INTERVAL) & 1 == 1;
-                let gp = if affine_first {
-                    preempt::affine_get(m)
-                } else {
-                    null_mut()
-                };
-                if !gp.is_null() {
-                    return (gp, false);
+                let mut gp = null_mut();
+                if (tick / GLOBAL_POLL_INTERVAL) & 1 == 1 {
+                    gp = preempt::affine_get(m);
                 }
-                if SCHED.runqsize.load(Ordering::Relaxed) > 0 {
-                    SCHED.lock.lock();
-                    let gp = globrunqget(pp, 1);
-                    SCHED.lock.unlock();
-                    if !gp.is_null() {
-                        return (gp, false);
-                    }
+                if gp.is_null() {
+                    gp = try_globrunqget(pp, 1);
                 }
-                let gp = preempt::affine_get(m);
+                if gp.is_null() {
+                    gp = preempt::affine_get(m);
+                }
                 if !gp.is_null() {
                     return (gp, false);
                 }
@@ -479,13 +486,9 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
             if let Some(r) = (*pp).runq.get() {
                 return r;
             }
-            if SCHED.runqsize.load(Ordering::SeqCst) > 0 {
-                SCHED.lock.lock();
-                let gp = globrunqget(pp, 0);
-                SCHED.lock.unlock();
-                if !gp.is_null() {
-                    return (gp, false);
-                }
+            let gp = try_globrunqget(pp, 0);
+            if !gp.is_null() {
+                return (gp, false);
             }
             // Goroutines preempted on this thread, which only it may resume:
             // last, because they were preempted for the work above.
