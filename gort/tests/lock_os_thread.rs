@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{child_mode, run_child_timeout, stdout_value};
+use common::{child_mode, run_child_ok, stdout_value};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -132,17 +132,13 @@ fn churn_scenario(lock: bool) {
 }
 
 fn churn_child(test: &str, lock: bool, procs: &str) -> (u64, u64) {
-    let out = run_child_timeout(
+    let mode = if lock { "locked" } else { "unlocked" };
+    let out = run_child_ok(
         test,
-        if lock { "locked" } else { "unlocked" },
+        mode,
         &[("GORT_PROCS", procs)],
         Duration::from_secs(120),
-    )
-    .unwrap_or_else(|| panic!("{test} (procs {procs}) hung"));
-    assert!(
-        out.status.success(),
-        "child failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        test,
     );
     let threads = stdout_value(&out, "threads").expect("threads=");
     let violations = stdout_value(&out, "violations").expect("violations=");
@@ -234,17 +230,12 @@ fn goroutine_ending_locked_takes_its_thread_with_it() {
     // In a child: threads ending would disturb the other tests of this binary.
     if child_mode().as_deref() != Some("exit") {
         for procs in ["1", "4"] {
-            let out = run_child_timeout(
+            let out = run_child_ok(
                 T,
                 "exit",
                 &[("GORT_PROCS", procs)],
                 Duration::from_secs(120),
-            )
-            .unwrap_or_else(|| panic!("hung with procs {procs}"));
-            assert!(
-                out.status.success(),
-                "procs {procs}: {}",
-                String::from_utf8_lossy(&out.stderr)
+                T,
             );
             assert!(String::from_utf8_lossy(&out.stdout).contains("exited=20"));
         }
@@ -342,17 +333,12 @@ fn locked_spinner_is_preempted_and_resumes_on_its_thread() {
     if child_mode().as_deref() == Some("spin") {
         return locked_spinner();
     }
-    let out = run_child_timeout(
+    let out = run_child_ok(
         T,
         "spin",
         &[("GORT_PROCS", "1"), ("GORT_TIMESLICE_US", "200")],
         Duration::from_secs(60),
-    )
-    .expect("sleeper never finished: the locked spinner was not preempted");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "the sleeper must finish: the locked spinner is preempted",
     );
     assert_eq!(stdout_value(&out, "moved"), Some(0));
     assert!(stdout_value(&out, "preemptions").unwrap() > 0);
@@ -395,12 +381,12 @@ fn locked_goroutine_returning_from_blocking_without_a_free_processor() {
     if child_mode().as_deref() == Some("block") {
         return blocking_without_idle_p();
     }
-    let out = run_child_timeout(T, "block", &[("GORT_PROCS", "1")], Duration::from_secs(60))
-        .expect("hung");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_child_ok(
+        T,
+        "block",
+        &[("GORT_PROCS", "1")],
+        Duration::from_secs(60),
+        T,
     );
     assert_eq!(stdout_value(&out, "moved"), Some(0));
 }
@@ -444,17 +430,12 @@ fn many_locked_goroutines_under_load() {
         return many_locked();
     }
     for procs in ["1", "2", "8"] {
-        let out = run_child_timeout(
+        let out = run_child_ok(
             T,
             "many",
             &[("GORT_PROCS", procs)],
             Duration::from_secs(120),
-        )
-        .unwrap_or_else(|| panic!("hung with procs {procs}"));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            T,
         );
         assert_eq!(stdout_value(&out, "moved"), Some(0), "procs {procs}");
     }

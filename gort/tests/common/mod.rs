@@ -74,3 +74,22 @@ pub fn stdout_value(out: &Output, key: &str) -> Option<u64> {
         .parse()
         .ok()
 }
+
+/// `run_child_timeout` for a child that must finish and succeed: panics with
+/// `what` if it hangs past `timeout`, with its stderr if it fails.
+pub fn run_child_ok(
+    test: &str,
+    mode: &str,
+    extra_env: &[(&str, &str)],
+    timeout: std::time::Duration,
+    what: &str,
+) -> Output {
+    let out = run_child_timeout(test, mode, extra_env, timeout)
+        .unwrap_or_else(|| panic!("{what}: child {mode:?} {extra_env:?} hung"));
+    assert!(
+        out.status.success(),
+        "{what}: child {mode:?} {extra_env:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

@@ -31,50 +31,53 @@ use crate::runtime::m::{self, M, NoPreempt, getm};
 use crate::runtime::{fatal, gfree, preempt};
 use core::ptr::null_mut;
 
+/// Runs `f(m, gp)` with the current M and its goroutine, the goroutine unable
+/// to move meanwhile (no preemption); does nothing outside a goroutine.
+fn on_current(f: impl FnOnce(*mut M, *mut G)) {
+    let m = getm();
+    let _hold = NoPreempt::on(m);
+    // SAFETY: the current thread's own M.
+    if !m.is_null() && unsafe { !(*m).curg.is_null() } {
+        // SAFETY: as above.
+        f(m, unsafe { (*m).curg });
+    }
+}
+
 /// Wires the calling goroutine to its current OS thread; calls nest.
 /// Does nothing outside a goroutine.
 pub(crate) fn lock() {
-    // Between reading the M and wiring to it the goroutine must not move.
-    let m = getm();
-    let _hold = NoPreempt::on(m);
-    // SAFETY: the current M and the goroutine it runs.
-    unsafe {
-        if m.is_null() || (*m).curg.is_null() {
-            return;
+    on_current(|m, gp| {
+        // SAFETY: the current M and the goroutine it runs.
+        unsafe {
+            (*gp).lockcount = match (*gp).lockcount.checked_add(1) {
+                Some(n) => n,
+                None => fatal("lock_os_thread: nesting overflow"),
+            };
+            if (*gp).lockcount == 1 {
+                (*gp).lockedm = m;
+                (*m).lockedg = gp;
+                (*gp).locked = true;
+            }
         }
-        let gp = (*m).curg;
-        (*gp).lockcount = match (*gp).lockcount.checked_add(1) {
-            Some(n) => n,
-            None => fatal("lock_os_thread: nesting overflow"),
-        };
-        if (*gp).lockcount == 1 {
-            (*gp).lockedm = m;
-            (*m).lockedg = gp;
-            (*gp).locked = true;
-        }
-    }
+    });
 }
 
 /// Undoes one `lock`; the last one unwires the goroutine. Does nothing for a
 /// goroutine that is not locked, or outside a goroutine.
 pub(crate) fn unlock() {
-    let m = getm();
-    let _hold = NoPreempt::on(m);
-    // SAFETY: the current M and the goroutine it runs (a locked one cannot
-    // have moved: this is its M).
-    unsafe {
-        if m.is_null() || (*m).curg.is_null() {
-            return;
+    on_current(|m, gp| {
+        // SAFETY: the current M and the goroutine it runs (a locked one cannot
+        // have moved: this is its M).
+        unsafe {
+            if (*gp).lockcount == 0 {
+                return;
+            }
+            (*gp).lockcount -= 1;
+            if (*gp).lockcount == 0 {
+                unwire(m, gp);
+            }
         }
-        let gp = (*m).curg;
-        if (*gp).lockcount == 0 {
-            return;
-        }
-        (*gp).lockcount -= 1;
-        if (*gp).lockcount == 0 {
-            unwire(m, gp);
-        }
-    }
+    });
 }
 
 /// # Safety
