@@ -125,11 +125,12 @@ pub(crate) fn locks_dec() {
 /// M/P-owned state (a signal landing in the middle would let another goroutine
 /// on this M see it half done). Must not be held across a switch point; the
 /// switches have their own hold (`sched::park::mcall`).
+///
+/// One pointer, so that it (and `Pinned`) travels in registers; raising and
+/// lowering are each a single read-modify-write of `locks` (one `inc`/`dec` on
+/// x86-64), which the signal handler can only see before or after.
 pub(crate) struct NoPreempt {
     m: *mut M,
-    /// `m.locks` before: holds nest strictly (RAII, never across a switch),
-    /// so the drop restores it with one store instead of a read-modify-write.
-    saved: u32,
 }
 
 impl NoPreempt {
@@ -142,18 +143,14 @@ impl NoPreempt {
     /// thread's M, or null.
     #[inline(always)]
     pub(crate) fn on(m: *mut M) -> NoPreempt {
-        if super::preempt::ENABLED && !m.is_null() {
-            // SAFETY: the current thread's own M.
-            let saved = unsafe { (*m).locks };
-            // SAFETY: as above.
-            unsafe { (*m).locks = saved + 1 };
-            core::sync::atomic::compiler_fence(Ordering::SeqCst);
-            NoPreempt { m, saved }
-        } else {
-            NoPreempt {
-                m: core::ptr::null_mut(),
-                saved: 0,
-            }
+        // SAFETY: the current thread's own M (if any).
+        unsafe { hold(m) };
+        NoPreempt {
+            m: if super::preempt::ENABLED {
+                m
+            } else {
+                null_mut()
+            },
         }
     }
 }
@@ -161,12 +158,38 @@ impl NoPreempt {
 impl Drop for NoPreempt {
     #[inline(always)]
     fn drop(&mut self) {
-        if super::preempt::ENABLED && !self.m.is_null() {
-            core::sync::atomic::compiler_fence(Ordering::SeqCst);
-            // SAFETY: the M we raised, which is still this thread's (no switch),
-            // and every hold taken since has been dropped.
-            unsafe { (*self.m).locks = self.saved };
-        }
+        // SAFETY: the M we raised, which is still this thread's (no switch),
+        // and every hold taken since has been dropped.
+        unsafe { unhold(self.m) };
+    }
+}
+
+/// Raises `m.locks` (if `m` is not null and preemption is compiled in).
+///
+/// # Safety
+/// `m` is the current thread's M, or null.
+#[inline(always)]
+unsafe fn hold(m: *mut M) {
+    if super::preempt::ENABLED && !m.is_null() {
+        // SAFETY: per the contract.
+        unsafe { (*m).locks += 1 };
+        // The signal handler reads `locks` on this thread: the store must not
+        // sink below the code it protects.
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    }
+}
+
+/// Lowers what `hold(m)` raised.
+///
+/// # Safety
+/// `m` is the current thread's M (no switch since `hold`), or null.
+#[inline(always)]
+unsafe fn unhold(m: *mut M) {
+    if super::preempt::ENABLED && !m.is_null() {
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
+        // SAFETY: per the contract; holds nest strictly (RAII, never across a
+        // switch), so the count is positive here.
+        unsafe { (*m).locks -= 1 };
     }
 }
 
@@ -175,26 +198,34 @@ impl Drop for NoPreempt {
 /// P-owned state (task cache, free Gs, run queue), so that several steps share
 /// one lookup and one hold. `p` is null when there is no P to use (a plain
 /// thread, or a goroutine inside `blocking`); `m` is null on a plain thread.
+/// Two pointers, passed in registers.
 pub(crate) struct Pinned {
     pub m: *mut M,
     pub p: *mut P,
-    _hold: NoPreempt,
 }
 
 impl Pinned {
     #[inline(always)]
     pub(crate) fn new() -> Pinned {
         let m = getm();
-        let hold = NoPreempt::on(m);
         // SAFETY: the current thread's own M (if any).
-        let p = unsafe {
-            if m.is_null() || (*m).in_syscall {
+        unsafe {
+            hold(m);
+            let p = if m.is_null() || (*m).in_syscall {
                 null_mut()
             } else {
                 (*m).p
-            }
-        };
-        Pinned { m, p, _hold: hold }
+            };
+            Pinned { m, p }
+        }
+    }
+}
+
+impl Drop for Pinned {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: `new` raised `m` on this thread, and no switch since.
+        unsafe { unhold(self.m) };
     }
 }
 

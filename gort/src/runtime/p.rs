@@ -59,7 +59,7 @@ pub(crate) struct SysmonTick {
     pub syscalltick: u32,
     pub syscallwhen: i64,
     /// `schedtick` when sysmon last saw it change, and when (see `preempt`).
-    pub schedtick: u32,
+    pub schedtick: u64,
     pub schedwhen: i64,
 }
 
@@ -70,8 +70,10 @@ pub(crate) struct P {
     /// Intrusive link: the idle-P list.
     pub link: *mut P,
     /// Incremented on every scheduling round (fairness: poll the global queue).
-    pub schedtick: AtomicU32,
-    /// `preempt::REQUESTED | schedtick` when sysmon asks the running slice to end.
+    /// 64 bits: it never wraps, so `preempt_req` can name a slice by it.
+    pub schedtick: AtomicU64,
+    /// The `schedtick` of the slice sysmon asked to end (`preempt::NONE`
+    /// before the first request): matches only while that slice runs.
     pub preempt_req: AtomicU64,
     /// Incremented on every `blocking` entry and exit (sysmon compares it).
     pub syscalltick: AtomicU32,
@@ -96,8 +98,8 @@ impl P {
             status: AtomicU32::new(PStatus::Idle as u32),
             m: core::ptr::null_mut(),
             link: core::ptr::null_mut(),
-            schedtick: AtomicU32::new(0),
-            preempt_req: AtomicU64::new(0),
+            schedtick: AtomicU64::new(0),
+            preempt_req: AtomicU64::new(super::preempt::NONE),
             syscalltick: AtomicU32::new(0),
             runq: RunQueue::new(),
             gfree: core::ptr::null_mut(),

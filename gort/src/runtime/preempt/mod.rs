@@ -12,7 +12,7 @@
 //! sleeper sharing one P with a spinner wakes within a few ms, and the test keeps
 //! the cost away from programs that do not need it.
 //!
-//! **Request.** sysmon stores `REQUESTED | schedtick` in the P's `preempt_req`.
+//! **Request.** sysmon stores the P's `schedtick` in its `preempt_req`.
 //! It only matches while the same slice runs, so a request that arrives late
 //! (after the goroutine switched anyway) is void and needs no clearing.
 //!
@@ -81,7 +81,9 @@ pub(crate) fn time_slice_ns() -> i64 {
 }
 /// Preempted goroutines whose M has not switched for this long are released.
 const RELEASE_NS: i64 = 10_000_000;
-const REQUESTED: u64 = 1 << 32;
+/// `P.preempt_req` when no slice was asked to end: a `schedtick` never
+/// reaches it.
+pub(crate) const NONE: u64 = u64::MAX;
 
 static ASYNC: AtomicBool = AtomicBool::new(true);
 /// The executable's code, `[lo, hi)`: where async preemption may land.
@@ -119,11 +121,6 @@ pub(crate) fn async_enabled() -> bool {
     ENABLED && ASYNC.load(Ordering::Relaxed)
 }
 
-/// The request value that matches the P's current slice.
-fn request_for(tick: u32) -> u64 {
-    REQUESTED | tick as u64
-}
-
 /// True if sysmon asked the goroutine running on `pp` to yield.
 ///
 /// # Safety
@@ -131,8 +128,7 @@ fn request_for(tick: u32) -> u64 {
 unsafe fn requested(pp: *mut P) -> bool {
     // SAFETY: per the contract.
     unsafe {
-        (*pp).preempt_req.load(Ordering::Relaxed)
-            == request_for((*pp).schedtick.load(Ordering::Relaxed))
+        (*pp).preempt_req.load(Ordering::Relaxed) == (*pp).schedtick.load(Ordering::Relaxed)
     }
 }
 
@@ -191,7 +187,7 @@ pub(crate) fn sysmon_check(now: i64) -> bool {
             }
             (*pp)
                 .preempt_req
-                .store(request_for(tick), Ordering::Relaxed);
+                .store(tick, Ordering::Relaxed);
             if async_enabled() && !m.is_null() {
                 let tid = (*m).tid.load(Ordering::Relaxed);
                 if tid != 0 {

@@ -137,22 +137,25 @@ pub(crate) fn newproc(
             .status
             .store(Status::Runnable as u32, Ordering::Release);
     }
-    if pp.is_null() {
-        super::count_goroutines(1);
-    } else {
-        // SAFETY: this M holds `pp` (and no preemption: `hold`).
-        unsafe { super::count_goroutines_on(pp, 1) };
-    }
-    if pp.is_null() {
-        SCHED.lock.lock();
-        // SAFETY: lock held; `gp` is Runnable and ours.
-        unsafe { globrunqput(gp) };
-        SCHED.lock.unlock();
-        wakep();
-    } else {
-        // SAFETY: this M holds `pp`.
-        let spilled = unsafe { runqput(pp, gp, true) };
-        wakep();
+    // SAFETY: this M holds `pp` when it is not null (and no preemption: `pin`).
+    let spilled = unsafe {
+        if pp.is_null() {
+            super::count_goroutines(1);
+            SCHED.lock.lock();
+            globrunqput(gp);
+            SCHED.lock.unlock();
+            false
+        } else {
+            super::count_goroutines_on(pp, 1);
+            runqput(pp, gp, true)
+        }
+    };
+    // Still held: a goroutine preempted between winning the spinning slot
+    // and starting the M would leave idle Ps idle (Go's wakep holds too).
+    wakep();
+    // One release point for every path (no drop flag to test).
+    drop(pin);
+    if !pp.is_null() {
         // Spawn back-pressure. The local queue was full: this goroutine creates
         // goroutines faster than the other Ps take them. Yield the P after
         // queueing (to the back of the local queue), so the P runs what was just
@@ -163,7 +166,6 @@ pub(crate) fn newproc(
         // ~20 k fresh stacks (an madvise each) and took ~110 ns per goroutine,
         // against ~70 ns with it (bench/ spawn, 2 cores). Go has no such rule
         // but preempts a spawner every 10 ms, which bounds its backlog too.
-        drop(pin);
         if spilled && super::park::can_park() {
             super::park::gosched_global();
         } else {

@@ -407,7 +407,7 @@ pub(crate) unsafe fn execute(m: *mut M, gp: *mut G, inherit: bool) -> ! {
         setgstatus(gp, Status::Runnable, Status::Running);
         if !inherit {
             let t = (*pp).schedtick.load(Ordering::Relaxed);
-            (*pp).schedtick.store(t.wrapping_add(1), Ordering::Relaxed);
+            (*pp).schedtick.store(t + 1, Ordering::Relaxed);
         }
         super::p::bump_u64(&(*pp).counters.switches);
         // The switch hold (see `park::mcall`): no preemption until the goroutine
@@ -467,7 +467,8 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
             // preempted on this thread go first, so they cannot starve behind
             // local work (which of the two first alternates, so neither can
             // starve the other).
-            let tick = (*pp).schedtick.load(Ordering::Relaxed);
+            // (32 bits are enough here, and cheaper to divide.)
+            let tick = (*pp).schedtick.load(Ordering::Relaxed) as u32;
             if tick.is_multiple_of(GLOBAL_POLL_INTERVAL) {
                 let mut gp = null_mut();
                 if (tick / GLOBAL_POLL_INTERVAL) & 1 == 1 {
