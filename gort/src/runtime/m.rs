@@ -57,7 +57,9 @@ pub(crate) struct M {
     /// The task block of the goroutine exiting on this M, freed on g0 by
     /// `goexit0` (where no preemption needs holding off).
     pub deadtask: Option<super::taskalloc::TaskBlock>,
-    /// Inside a stack switch (the switch hold, see `sched::park::mcall`).
+    /// Inside a stack switch, or on g0 (the switch hold, see
+    /// `sched::park::mcall`): true from the M's start, cleared only as a
+    /// goroutine is resumed, set again by `mcall`.
     pub switching: AtomicBool,
     /// A preemption call has been injected and has not parked yet.
     pub preempting: AtomicBool,
@@ -224,8 +226,15 @@ impl Pinned {
 impl Drop for Pinned {
     #[inline(always)]
     fn drop(&mut self) {
-        // SAFETY: `new` raised `m` on this thread, and no switch since.
-        unsafe { unhold(self.m) };
+        // SAFETY: `new` raised `m` on this thread, and no switch since. A P
+        // comes from an M (`new`): saying so lets the compiler drop the null
+        // test on paths that have already tested `p`.
+        unsafe {
+            if !self.p.is_null() {
+                core::hint::assert_unchecked(!self.m.is_null());
+            }
+            unhold(self.m)
+        };
     }
 }
 
@@ -311,7 +320,7 @@ fn alloc_m(id: u64, pp: *mut P, spinning: bool) -> *mut M {
             lockedg: null_mut(),
             deadlink: null_mut(),
             deadtask: None,
-            switching: AtomicBool::new(false),
+            switching: AtomicBool::new(true),
             preempting: AtomicBool::new(false),
             affine_lock: Lock::new(),
             affine: UnsafeCell::new(Affine {
@@ -324,7 +333,8 @@ fn alloc_m(id: u64, pp: *mut P, spinning: bool) -> *mut M {
     // SAFETY: an exited M is ours alone, except for racy reads of its atomics
     // (sysmon may still hold the pointer from a P it ran): so field by field,
     // never a whole-struct write. Its queues, note and flags were left empty,
-    // clear and unset when it exited (`mexit`).
+    // clear and unset when it exited (`mexit`); `switching` stayed set, as on
+    // any M on g0.
     unsafe {
         (*m).id = id;
         (*m).nextp = pp;

@@ -26,7 +26,7 @@
 //! if it is safe to stop the goroutine at that instruction:
 //! - the M is running a goroutine, holds its P, is not inside `blocking`, and
 //!   holds no runtime lock (`m.locks == 0`), and is not inside a stack switch
-//!   (`m.switching`, set from the `mcall`/`execute` side to the resumed side,
+//!   (`m.switching`, set by `mcall` and kept on g0 until the resumed side ends it,
 //!   so no switch code is ever interrupted);
 //! - the PC is in the executable's own code: not in libc (a goroutine stopped
 //!   inside `malloc` holding an arena lock would deadlock the next goroutine on
@@ -127,9 +127,7 @@ pub(crate) fn async_enabled() -> bool {
 /// The caller's M holds `pp`.
 unsafe fn requested(pp: *mut P) -> bool {
     // SAFETY: per the contract.
-    unsafe {
-        (*pp).preempt_req.load(Ordering::Relaxed) == (*pp).schedtick.load(Ordering::Relaxed)
-    }
+    unsafe { (*pp).preempt_req.load(Ordering::Relaxed) == (*pp).schedtick.load(Ordering::Relaxed) }
 }
 
 /// Cooperative preemption point, for runtime entries that do not switch anyway
@@ -185,9 +183,7 @@ pub(crate) fn sysmon_check(now: i64) -> bool {
             if ran < time_slice_ns() || !others_waiting(pp, m, now) {
                 continue;
             }
-            (*pp)
-                .preempt_req
-                .store(tick, Ordering::Relaxed);
+            (*pp).preempt_req.store(tick, Ordering::Relaxed);
             if async_enabled() && !m.is_null() {
                 let tid = (*m).tid.load(Ordering::Relaxed);
                 if tid != 0 {
@@ -298,12 +294,25 @@ pub(crate) unsafe fn affine_put(m: *mut M, gp: *mut G) {
 ///
 /// # Safety
 /// `m` is the current M.
+#[inline(always)]
 pub(crate) unsafe fn affine_get(m: *mut M) -> *mut G {
-    // SAFETY: per the contract; the queue is locked.
+    // SAFETY: per the contract.
     unsafe {
         if !ENABLED || (*m).naffine.load(Ordering::Relaxed) == 0 {
             return null_mut();
         }
+        affine_take(m)
+    }
+}
+
+/// `affine_get`'s locked half, out of line: `schedule` loops around it.
+///
+/// # Safety
+/// As `affine_get`.
+#[inline(never)]
+unsafe fn affine_take(m: *mut M) -> *mut G {
+    // SAFETY: per the contract; the queue is locked.
+    unsafe {
         (*m).affine_lock.lock();
         let q = &mut *(*m).affine.get();
         let gp = q.head;

@@ -137,41 +137,40 @@ pub(crate) fn newproc(
             .status
             .store(Status::Runnable as u32, Ordering::Release);
     }
-    // SAFETY: this M holds `pp` when it is not null (and no preemption: `pin`).
+    if pp.is_null() {
+        super::count_goroutines(1);
+        SCHED.lock.lock();
+        // SAFETY: lock held; `gp` is Runnable and ours.
+        unsafe { globrunqput(gp) };
+        SCHED.lock.unlock();
+        wakep();
+        drop(pin);
+        return Ok(id);
+    }
+    // SAFETY: this M holds `pp` (and no preemption: `pin`).
     let spilled = unsafe {
-        if pp.is_null() {
-            super::count_goroutines(1);
-            SCHED.lock.lock();
-            globrunqput(gp);
-            SCHED.lock.unlock();
-            false
-        } else {
-            super::count_goroutines_on(pp, 1);
-            runqput(pp, gp, true)
-        }
+        super::count_goroutines_on(pp, 1);
+        runqput(pp, gp, true)
     };
     // Still held: a goroutine preempted between winning the spinning slot
     // and starting the M would leave idle Ps idle (Go's wakep holds too).
     wakep();
-    // One release point for every path (no drop flag to test).
     drop(pin);
-    if !pp.is_null() {
-        // Spawn back-pressure. The local queue was full: this goroutine creates
-        // goroutines faster than the other Ps take them. Yield the P after
-        // queueing (to the back of the local queue), so the P runs what was just
-        // created while it is in this core's cache, and the spawner gets
-        // another turn after them (≥ RUNQ_LEN / 2 more spawns per turn).
-        // Without it a spawn loop builds an unbounded backlog, each waiting
-        // goroutine holding a descriptor and a stack: a 1 M spawn burst made
-        // ~20 k fresh stacks (an madvise each) and took ~110 ns per goroutine,
-        // against ~70 ns with it (bench/ spawn, 2 cores). Go has no such rule
-        // but preempts a spawner every 10 ms, which bounds its backlog too.
-        if spilled && super::park::can_park() {
-            super::park::gosched_global();
-        } else {
-            // SAFETY: the current M, which holds `pp`.
-            unsafe { crate::runtime::preempt::check_on(m, pp) };
-        }
+    // Spawn back-pressure. The local queue was full: this goroutine creates
+    // goroutines faster than the other Ps take them. Yield the P after
+    // queueing (to the back of the local queue), so the P runs what was just
+    // created while it is in this core's cache, and the spawner gets
+    // another turn after them (≥ RUNQ_LEN / 2 more spawns per turn).
+    // Without it a spawn loop builds an unbounded backlog, each waiting
+    // goroutine holding a descriptor and a stack: a 1 M spawn burst made
+    // ~20 k fresh stacks (an madvise each) and took ~110 ns per goroutine,
+    // against ~70 ns with it (bench/ spawn, 2 cores). Go has no such rule
+    // but preempts a spawner every 10 ms, which bounds its backlog too.
+    if spilled && super::park::can_park() {
+        super::park::gosched_global();
+    } else {
+        // SAFETY: the current M, which holds `pp`.
+        unsafe { crate::runtime::preempt::check_on(m, pp) };
     }
     Ok(id)
 }

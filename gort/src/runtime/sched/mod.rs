@@ -410,12 +410,9 @@ pub(crate) unsafe fn execute(m: *mut M, gp: *mut G, inherit: bool) -> ! {
             (*pp).schedtick.store(t + 1, Ordering::Relaxed);
         }
         super::p::bump_u64(&(*pp).counters.switches);
-        // The switch hold (see `park::mcall`): no preemption until the goroutine
-        // is back on its own stack, in Rust code that releases it.
-        if preempt::ENABLED {
-            (*m).switching.store(true, Ordering::Relaxed);
-            core::sync::atomic::compiler_fence(Ordering::SeqCst);
-        }
+        // The switch hold (see `park::mcall`), set since this M came to g0:
+        // no preemption until the goroutine is back on its own stack.
+        debug_assert!(!preempt::ENABLED || (*m).switching.load(Ordering::Relaxed));
         if fresh {
             arch::gogo_start((*gp).stack.hi, gp, m)
         } else {
@@ -626,9 +623,13 @@ unsafe fn steal_work(m: *mut M, now: i64) -> (*mut G, bool) {
 /// Entry point of every goroutine (called by the arch `gostart` trampoline on the
 /// goroutine's fresh stack). Runs the task, then exits the goroutine.
 pub(crate) extern "C" fn goroutine_main(gp: *mut G, m: *mut M) -> ! {
-    // Release the switch hold `execute` took on `m`, the M starting us.
-    // SAFETY: `m` is the current M.
-    unsafe { park::release_switch_hold(m) };
+    // End the switch hold of `m`, the M starting us (resumed goroutines have
+    // it ended by `gogo`).
+    if preempt::ENABLED {
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
+        // SAFETY: `m` is the current M.
+        unsafe { (*m).switching.store(false, Ordering::Relaxed) };
+    }
     // SAFETY: `gp` is the G this M just started; only it touches `entry` now.
     let task = unsafe { (*gp).entry.take() };
     let dead = match task {

@@ -39,10 +39,12 @@ pub(crate) fn can_park() -> bool {
 /// The switch hold: `m.switching` is set from before the switch until the
 /// goroutine runs Rust code again, so a preemption signal can never land in the
 /// switch itself (see `preempt`). A flag, not a count in `m.locks`: holds never
-/// nest, and plain stores keep the four updates per switch off one
-/// store-to-load dependency chain (as a counter they cost a yield ~5 ns). Here the hold is taken on this M and `f`
-/// releases it on g0 (`release_switch_hold`); when the goroutine is resumed,
-/// `execute` sets it on the resuming M and `gogo` clears it as it jumps.
+/// nest, and plain stores keep the updates per switch off one store-to-load
+/// dependency chain (as a counter they cost a yield ~5 ns). It is set here and
+/// simply stays set while the M is on g0 (nothing there is preempted), through
+/// `schedule` and `execute`, until the goroutine that runs next ends it: `gogo`
+/// clears it as it jumps, or `goroutine_main` first thing. Two stores per
+/// switch; an M starts with it set.
 #[inline(always)]
 pub(super) fn mcall(f: unsafe extern "C" fn(*mut G) -> !) {
     let m = take_switch_hold();
@@ -79,22 +81,6 @@ fn mcall_held(m: *mut M, f: unsafe extern "C" fn(*mut G) -> !) {
         // the resumed goroutine returns straight to our caller.
         arch::mcall(&mut (*gp).sched, (*m).g0_sp, f, gp);
     }
-}
-
-/// First thing every `mcall` target does on g0: drop the switch hold.
-///
-/// # Safety
-/// `m` is the current M, on g0, inside an `mcall` target.
-pub(super) unsafe fn release_switch_hold(m: *mut M) {
-    if !crate::runtime::preempt::ENABLED {
-        return;
-    }
-    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
-    // SAFETY: per the contract.
-    unsafe {
-        (*m).switching
-            .store(false, core::sync::atomic::Ordering::Relaxed)
-    };
 }
 
 /// Parks the current goroutine; see the contract at the top of this file.
@@ -138,7 +124,6 @@ unsafe extern "C" fn park_m(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`.
     unsafe {
         let m = (*gp).m;
-        release_switch_hold(m);
         setgstatus(gp, Status::Running, Status::Waiting);
         dropg(m, gp);
         if let Some(f) = (*m).waitunlockf.take() {
@@ -195,7 +180,7 @@ pub(crate) fn gosched_global() {
 }
 
 /// The common start of the `mcall` targets that leave `gp` runnable (yield,
-/// global yield, preemption): drop the switch hold, Running → Runnable, detach.
+/// global yield, preemption): Running → Runnable, detach.
 /// Returns the M, which the caller goes on scheduling with.
 ///
 /// # Safety
@@ -204,7 +189,6 @@ unsafe fn switched_out_runnable(gp: *mut G) -> *mut M {
     // SAFETY: per the contract.
     unsafe {
         let m: *mut M = (*gp).m;
-        release_switch_hold(m);
         setgstatus(gp, Status::Running, Status::Runnable);
         dropg(m, gp);
         m
@@ -272,7 +256,6 @@ unsafe extern "C" fn goexit0(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`; nothing references its stack.
     unsafe {
         let m = (*gp).m;
-        release_switch_hold(m);
         setgstatus(gp, Status::Running, Status::Dead);
         dropg(m, gp);
         if let Some(b) = (*m).deadtask.take() {

@@ -91,7 +91,6 @@ unsafe extern "C" fn exitsyscall0(gp: *mut G) -> ! {
     // SAFETY: on g0 of the M that was running `gp`, which has no P.
     unsafe {
         let m = (*gp).m;
-        super::park::release_switch_hold(m);
         setgstatus(gp, Status::Syscall, Status::Runnable);
         dropg(m, gp);
         SCHED.lock.lock();
