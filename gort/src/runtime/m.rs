@@ -75,9 +75,76 @@ thread_local! {
 }
 
 /// The current thread's M, or null on a thread the runtime did not create.
+///
+/// Read-only uses only, on a goroutine: an asynchronous preemption right after
+/// the call may end with the goroutine released to another thread (see
+/// `preempt`, **Migration**), still holding this M. Code that changes M or P
+/// state gets the M from `acquirem` (or `acquire_switch`), which raise their
+/// hold in the same step.
 #[inline(never)]
 pub(crate) fn getm() -> *mut M {
     CURRENT_M.with(|c| c.get())
+}
+
+/// `getm`, inlined: only for code in the no-preemption text (see `acquirem`),
+/// which has no switch point for LLVM to carry the TLS address across.
+#[inline(always)]
+pub(crate) fn getm_in_nopreempt_text() -> *mut M {
+    CURRENT_M.with(|c| c.get())
+}
+
+/// The current thread's M (or null) with `m.locks` raised (Go's `acquirem`):
+/// the M is looked up and held in one step that no preemption can split, so
+/// the caller can never go on with another thread's M.
+///
+/// It lives in the no-preemption text (`in_nopreempt_text`): a signal landing
+/// between its load and its increment is refused, since preempted there and
+/// resumed on another thread (a release) the goroutine would raise, and then
+/// use, the old thread's M. Only leaf code may go in that section: a callee
+/// outside it would be preemptible.
+#[inline(never)]
+#[cfg_attr(target_os = "linux", unsafe(link_section = "gort_nopreempt"))]
+pub(crate) fn acquirem() -> *mut M {
+    let m = getm_in_nopreempt_text();
+    if !m.is_null() {
+        // SAFETY: the current thread's own M.
+        unsafe { (*m).locks += 1 };
+    }
+    m
+}
+
+/// The current M with its switch hold taken (`m.switching`, see
+/// `sched::park::mcall`), in one step as in `acquirem`. Goroutines only.
+#[inline(never)]
+#[cfg_attr(target_os = "linux", unsafe(link_section = "gort_nopreempt"))]
+pub(crate) fn acquire_switch() -> *mut M {
+    let m = getm_in_nopreempt_text();
+    if super::preempt::ENABLED {
+        // SAFETY: the current thread's own M (callers are goroutines).
+        unsafe { (*m).switching.store(true, Ordering::Relaxed) };
+    }
+    m
+}
+
+/// Is `pc` inside `acquirem`, `acquire_switch` or `sched::count_goroutines`
+/// (the `gort_nopreempt` section, bounded by the linker's `__start_`/`__stop_`
+/// symbols)? A port to a
+/// platform without them must bound that code some other way.
+#[cfg(target_os = "linux")]
+pub(crate) fn in_nopreempt_text(pc: usize) -> bool {
+    unsafe extern "C" {
+        static __start_gort_nopreempt: u8;
+        static __stop_gort_nopreempt: u8;
+    }
+    let lo = &raw const __start_gort_nopreempt as usize;
+    let hi = &raw const __stop_gort_nopreempt as usize;
+    lo <= pc && pc < hi
+}
+
+/// See the Linux version; no asynchronous preemption here yet.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn in_nopreempt_text(_pc: usize) -> bool {
+    false
 }
 
 /// The goroutine running on this thread, or null (g0 or a foreign thread).
@@ -97,14 +164,10 @@ fn setm(m: *mut M) {
 
 #[inline]
 pub(crate) fn locks_inc() {
-    let m = getm();
-    if !m.is_null() {
-        // SAFETY: the current thread's own M.
-        unsafe { (*m).locks += 1 };
-        // The preemption signal handler reads `locks` on this thread: the store
-        // must not sink below the code it protects.
-        core::sync::atomic::compiler_fence(Ordering::SeqCst);
-    }
+    acquirem();
+    // The preemption signal handler reads `locks` on this thread: the store
+    // must not sink below the code it protects.
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
 }
 
 #[inline]
@@ -128,32 +191,28 @@ pub(crate) fn locks_dec() {
 /// on this M see it half done). Must not be held across a switch point; the
 /// switches have their own hold (`sched::park::mcall`).
 ///
-/// One pointer, so that it (and `Pinned`) travels in registers; raising and
-/// lowering are each a single read-modify-write of `locks` (one `inc`/`dec` on
-/// x86-64), which the signal handler can only see before or after.
+/// One pointer, so that it (and `Pinned`) travels in registers; lowering is a
+/// single read-modify-write of `locks` (one `dec` on x86-64), which the signal
+/// handler can only see before or after.
 pub(crate) struct NoPreempt {
     m: *mut M,
 }
 
 impl NoPreempt {
+    /// Looks the M up and raises it in one step (`acquirem`).
     #[inline(always)]
     pub(crate) fn new() -> NoPreempt {
-        NoPreempt::on(getm())
+        let m = held_m();
+        // The signal handler reads `locks` on this thread: the code the hold
+        // protects must not rise above the increment.
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
+        NoPreempt { m }
     }
 
-    /// The same for `m`, which the caller already looked up: the current
-    /// thread's M, or null.
+    /// The current M (null on a plain thread), held.
     #[inline(always)]
-    pub(crate) fn on(m: *mut M) -> NoPreempt {
-        // SAFETY: the current thread's own M (if any).
-        unsafe { hold(m) };
-        NoPreempt {
-            m: if super::preempt::ENABLED {
-                m
-            } else {
-                null_mut()
-            },
-        }
+    pub(crate) fn m(&self) -> *mut M {
+        self.m
     }
 }
 
@@ -166,25 +225,22 @@ impl Drop for NoPreempt {
     }
 }
 
-/// Raises `m.locks` (if `m` is not null and preemption is compiled in).
-///
-/// # Safety
-/// `m` is the current thread's M, or null.
+/// `acquirem`, for `NoPreempt` and `Pinned`: a plain `getm` in the
+/// measurement build without preemption (`preempt::ENABLED`), whose holds cost
+/// nothing.
 #[inline(always)]
-unsafe fn hold(m: *mut M) {
-    if super::preempt::ENABLED && !m.is_null() {
-        // SAFETY: per the contract.
-        unsafe { (*m).locks += 1 };
-        // The signal handler reads `locks` on this thread: the store must not
-        // sink below the code it protects.
-        core::sync::atomic::compiler_fence(Ordering::SeqCst);
+fn held_m() -> *mut M {
+    if super::preempt::ENABLED {
+        acquirem()
+    } else {
+        getm()
     }
 }
 
-/// Lowers what `hold(m)` raised.
+/// Lowers what `held_m` raised.
 ///
 /// # Safety
-/// `m` is the current thread's M (no switch since `hold`), or null.
+/// `m` is the current thread's M (no switch since `acquirem`), or null.
 #[inline(always)]
 unsafe fn unhold(m: *mut M) {
     if super::preempt::ENABLED && !m.is_null() {
@@ -209,17 +265,17 @@ pub(crate) struct Pinned {
 impl Pinned {
     #[inline(always)]
     pub(crate) fn new() -> Pinned {
-        let m = getm();
-        // SAFETY: the current thread's own M (if any).
-        unsafe {
-            hold(m);
-            let p = if m.is_null() || (*m).in_syscall {
+        let m = held_m();
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
+        // SAFETY: the current thread's own M (if any), held.
+        let p = unsafe {
+            if m.is_null() || (*m).in_syscall {
                 null_mut()
             } else {
                 (*m).p
-            };
-            Pinned { m, p }
-        }
+            }
+        };
+        Pinned { m, p }
     }
 }
 
@@ -400,5 +456,38 @@ unsafe extern "C" fn mstart1(m: *mut M) -> ! {
         (*m).nextp = null_mut();
         sched::acquirep(m, pp);
         sched::schedule(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The preemption signal refuses PCs in the no-preemption text: it must
+    /// hold exactly the look-up-and-hold functions (the linker bounds it).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_no_preemption_text_holds_the_acquire_functions() {
+        let count = super::super::sched::count_goroutines as fn(i64) as usize;
+        for a in [
+            acquirem as fn() -> *mut M as usize,
+            acquire_switch as fn() -> *mut M as usize,
+            count,
+        ] {
+            assert!(in_nopreempt_text(a), "{a:#x}");
+            assert!(in_nopreempt_text(a + 1), "{a:#x} + 1");
+        }
+        assert!(!in_nopreempt_text(getm as fn() -> *mut M as usize));
+        assert!(!in_nopreempt_text(
+            getg as fn() -> *mut super::super::g::G as usize
+        ));
+        // Three leaf functions: a few dozen bytes each, not a stray blob of code.
+        unsafe extern "C" {
+            static __start_gort_nopreempt: u8;
+            static __stop_gort_nopreempt: u8;
+        }
+        let len =
+            &raw const __stop_gort_nopreempt as usize - &raw const __start_gort_nopreempt as usize;
+        assert!(len > 0 && len < 512, "{len} bytes");
     }
 }

@@ -242,7 +242,10 @@ pub(crate) unsafe fn on_signal(ctx: *mut libc::c_void) -> bool {
             return true;
         }
         let (pc, sp) = arch::ctx_pc_sp(ctx);
-        if pc < TEXT_LO.load(Ordering::Relaxed) || pc >= TEXT_HI.load(Ordering::Relaxed) {
+        if pc < TEXT_LO.load(Ordering::Relaxed)
+            || pc >= TEXT_HI.load(Ordering::Relaxed)
+            || super::m::in_nopreempt_text(pc)
+        {
             return true;
         }
         let s = (*gp).stack;

@@ -27,15 +27,15 @@
 use super::idle::{handoffp, stopm};
 use super::releasep;
 use crate::runtime::g::G;
-use crate::runtime::m::{self, M, NoPreempt, getm};
+use crate::runtime::m::{self, M, NoPreempt};
 use crate::runtime::{fatal, gfree, preempt};
 use core::ptr::null_mut;
 
 /// Runs `f(m, gp)` with the current M and its goroutine, the goroutine unable
 /// to move meanwhile (no preemption); does nothing outside a goroutine.
 fn on_current(f: impl FnOnce(*mut M, *mut G)) {
-    let m = getm();
-    let _hold = NoPreempt::on(m);
+    let hold = NoPreempt::new();
+    let m = hold.m();
     // SAFETY: the current thread's own M.
     if !m.is_null() && unsafe { !(*m).curg.is_null() } {
         // SAFETY: as above.

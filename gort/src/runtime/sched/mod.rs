@@ -134,13 +134,18 @@ impl Sched {
 
 /// Counts a goroutine created (+1) or finished (-1) by the caller, on its P if it
 /// holds one (no shared cache line), else on the global counter.
+///
+/// In the no-preemption text (see `m::acquirem`), so it needs no hold: no
+/// signal stops it between finding its M and P and updating the counter. A
+/// leaf: it must call nothing that returns.
+#[inline(never)]
+#[cfg_attr(target_os = "linux", unsafe(link_section = "gort_nopreempt"))]
 pub(crate) fn count_goroutines(delta: i64) {
-    let m = super::m::getm();
+    let m = super::m::getm_in_nopreempt_text();
     // SAFETY: the current thread's own M and the P it holds (no preemption
     // between reading the counter and writing it back).
     unsafe {
         if !m.is_null() && !(*m).p.is_null() && !(*m).in_syscall {
-            let _hold = super::m::NoPreempt::on(m);
             count_goroutines_on((*m).p, delta);
             return;
         }

@@ -56,15 +56,8 @@ pub(super) fn mcall(f: unsafe extern "C" fn(*mut G) -> !) {
 /// and switching would let another goroutine on this M overwrite it.
 #[inline(always)]
 fn take_switch_hold() -> *mut M {
-    let m = getm();
-    if !crate::runtime::preempt::ENABLED {
-        return m;
-    }
-    // SAFETY: the current thread's own M (callers are goroutines).
-    unsafe {
-        (*m).switching
-            .store(true, core::sync::atomic::Ordering::Relaxed)
-    };
+    // Looked up and held in one step (see `acquirem`).
+    let m = crate::runtime::m::acquire_switch();
     core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
     m
 }
@@ -153,9 +146,9 @@ pub(crate) fn goready_batch(gp: *mut G) {
 }
 
 fn ready(gp: *mut G, next: bool) {
-    let _hold = crate::runtime::m::NoPreempt::new();
+    let hold = crate::runtime::m::NoPreempt::new();
     casgstatus(gp, Status::Waiting, Status::Runnable);
-    let m = getm();
+    let m = hold.m();
     // SAFETY: the current thread's M (if any); `gp` is now ours to queue.
     unsafe {
         if !m.is_null() && !(*m).p.is_null() && !(*m).in_syscall {

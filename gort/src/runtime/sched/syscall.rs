@@ -11,7 +11,7 @@
 
 use super::{SCHED, acquirep, dropg, execute, globrunqput, gomaxprocs, idle, procs, schedule};
 use crate::runtime::g::{G, Status, setgstatus};
-use crate::runtime::m::{NoPreempt, getm};
+use crate::runtime::m::NoPreempt;
 use crate::runtime::p::PStatus;
 use crate::runtime::{fatal, preempt, sysmon};
 use core::ptr::null_mut;
@@ -20,16 +20,16 @@ use core::sync::atomic::Ordering;
 /// The current goroutine is about to block its thread. Returns false (and does
 /// nothing) if the caller is not a goroutine holding a P.
 pub(crate) fn entersyscall() -> bool {
-    let m = getm();
+    let hold = NoPreempt::new();
+    let m = hold.m();
     // SAFETY: the current thread's own M.
     unsafe {
         if m.is_null() || (*m).curg.is_null() || (*m).p.is_null() || (*m).in_syscall {
             return false;
         }
-        if (*m).locks != 0 {
+        if (*m).locks != u32::from(preempt::ENABLED) {
             fatal("entersyscall: holding runtime locks");
         }
-        let _hold = NoPreempt::new();
         // This thread is about to block: goroutines preempted on it may not wait
         // for it (see `preempt`).
         preempt::release_affine(m);
@@ -50,7 +50,7 @@ pub(crate) fn entersyscall() -> bool {
 /// The blocking call returned: get a P back, or park until one is free.
 pub(crate) fn exitsyscall() {
     let hold = NoPreempt::new();
-    let m = getm();
+    let m = hold.m();
     // SAFETY: the current M, whose goroutine is in Syscall.
     unsafe {
         let gp = (*m).curg;

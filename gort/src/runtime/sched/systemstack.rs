@@ -7,10 +7,13 @@
 //! frame, which cannot unwind).
 
 use crate::runtime::arch;
-use crate::runtime::m::getm;
+use crate::runtime::m::NoPreempt;
 
 pub(crate) fn systemstack<F: FnOnce() -> R, R>(f: F) -> R {
-    let m = getm();
+    // Held throughout: a goroutine preempted between here and the switch
+    // could be released to another thread and switch to this one's g0 stack.
+    let hold = NoPreempt::new();
+    let m = hold.m();
     let here = &m as *const _ as usize;
     // SAFETY: the current thread's own M and its running G's descriptor.
     let on_goroutine_stack = !m.is_null()
