@@ -793,3 +793,99 @@ fn preempted_spinner_does_not_starve_the_global_queue() {
         "the global queue must not starve behind the preempted spinner",
     );
 }
+
+// ---- a goroutine released mid-way through runtime code ----
+
+fn release_storm_child() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (spawned, blocked) = gort::run(move || {
+        // Keep every run queue busy, so that sysmon always finds someone
+        // waiting and asks the running goroutine to yield.
+        let spinners: Vec<_> = (0..4)
+            .map(|_| {
+                let s = stop.clone();
+                gort::go(move || spin_until(&s))
+            })
+            .collect();
+        // Runtime code in a loop: each spawn looks up its M and P and holds
+        // them (and so do the counts and the switches of the children).
+        let spawners: Vec<_> = (0..2)
+            .map(|_| {
+                let s = stop.clone();
+                gort::go(move || {
+                    let mut n = 0u64;
+                    while !s.load(Ordering::Relaxed) {
+                        gort::go(|| black_box(0u64));
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        // Entering `blocking` releases the goroutines preempted on this
+        // thread to run on others: the spawners, wherever they were stopped.
+        let blockers: Vec<_> = (0..2)
+            .map(|_| {
+                let s = stop.clone();
+                gort::go(move || {
+                    let mut n = 0u64;
+                    while !s.load(Ordering::Relaxed) {
+                        gort::blocking(|| black_box(n));
+                        gort::yield_now();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        gort::sleep(Duration::from_secs(3));
+        stop.store(true, Ordering::Relaxed);
+        for h in spinners {
+            h.join().unwrap();
+        }
+        let spawned: u64 = spawners.into_iter().map(|h| h.join().unwrap()).sum();
+        let blocked: u64 = blockers.into_iter().map(|h| h.join().unwrap()).sum();
+        (spawned, blocked)
+    });
+    let s = gort::debug::stats();
+    println!(
+        "spawned={spawned} blocked={blocked} preemptions={}",
+        s.preemptions
+    );
+}
+
+/// Goroutines stopped anywhere in runtime code — between looking up their M
+/// and holding it, say — and released to another thread by a `blocking` call
+/// on theirs, for 3 s on 2 processors with a 20 µs slice. A goroutine resumed
+/// elsewhere with the old thread's M and P in its registers corrupts them:
+/// a lost update of the lock count ("runtime lock count underflow"), or two
+/// threads in one P's run queue and caches (a crash or a hang).
+#[test]
+fn goroutines_released_mid_way_through_runtime_code_stay_correct() {
+    const T: &str = "goroutines_released_mid_way_through_runtime_code_stay_correct";
+    if child_mode().as_deref() == Some("storm") {
+        return release_storm_child();
+    }
+    for round in 0..3 {
+        let out = run_child_ok(
+            T,
+            "storm",
+            &[("GORT_PROCS", "2"), ("GORT_TIMESLICE_US", "20")],
+            Duration::from_secs(60),
+            "runtime code preempted and released to another thread",
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout_value(&out, "spawned").unwrap() > 0,
+            "{round}: {stdout}"
+        );
+        assert!(
+            stdout_value(&out, "blocked").unwrap() > 0,
+            "{round}: {stdout}"
+        );
+        assert!(
+            stdout_value(&out, "preemptions").unwrap() > 100,
+            "{round}: {stdout}"
+        );
+    }
+}
