@@ -31,6 +31,10 @@
 //! - the PC is in the executable's own code: not in libc (a goroutine stopped
 //!   inside `malloc` holding an arena lock would deadlock the next goroutine on
 //!   that thread that allocates), the vDSO or another shared object;
+//! - the PC is not in the no-preemption text (`m::acquirem`, `acquire_switch`,
+//!   `sched::count_goroutines`): there a goroutine has looked up its M but not
+//!   yet held it; stopped there and then released to another thread (below),
+//!   it would go on with the old thread's M and P;
 //! - SP is inside the goroutine's stack, 8-aligned, with `headroom()` to spare;
 //! - no injection for this M is already on its way.
 //!
@@ -46,7 +50,10 @@
 //! is blocked in the kernel (a goroutine waiting on a `std` lock or a blocking
 //! call outside `blocking`; asked of `/proc`, so a thread that the OS merely
 //! has not scheduled keeps its goroutines) — its preempted goroutines are
-//! released to the global queue and may resume elsewhere.
+//! released to the global queue and may resume elsewhere. (The user's own
+//! thread-local addresses are then stale, as the policy accepts; the
+//! runtime's never are: runtime code that changes M or P state gets its M from
+//! `m::acquirem`, held in the same step, see above.)
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
