@@ -50,8 +50,8 @@
 //! is blocked in the kernel (a goroutine waiting on a `std` lock or a blocking
 //! call outside `blocking`; asked of `/proc`, so a thread that the OS merely
 //! has not scheduled keeps its goroutines) — its preempted goroutines are
-//! released to the global queue and may resume elsewhere. (The user's own
-//! thread-local addresses are then stale, as the policy accepts; the
+//! released to the global queue and may resume elsewhere. (User code's cached
+//! thread-local addresses are then stale, the price of not deadlocking; the
 //! runtime's never are: runtime code that changes M or P state gets its M from
 //! `m::acquirem`, held in the same step, see above.)
 
