@@ -128,8 +128,8 @@ pub(crate) fn acquire_switch() -> *mut M {
 
 /// Is `pc` inside `acquirem`, `acquire_switch` or `sched::count_goroutines`
 /// (the `gort_nopreempt` section, bounded by the linker's `__start_`/`__stop_`
-/// symbols)? A port to a
-/// platform without them must bound that code some other way.
+/// symbols)? A port to a platform without them (PE, Mach-O) must bound that
+/// code some other way.
 #[cfg(target_os = "linux")]
 pub(crate) fn in_nopreempt_text(pc: usize) -> bool {
     unsafe extern "C" {
