@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{child_mode, run_child, run_child_ok, run_child_timeout, stdout_value};
+use common::{child_mode, run_child_ok, run_child_timeout, stdout_value};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -50,17 +50,12 @@ fn spinning_goroutine_does_not_starve_a_sleeper() {
     if child_mode().as_deref() == Some("spin") {
         return sleeper_vs_spinner();
     }
-    let out = run_child_timeout(
+    let out = run_child_ok(
         "spinning_goroutine_does_not_starve_a_sleeper",
         "spin",
         &[("GORT_PROCS", "1")],
         Duration::from_secs(60),
-    )
-    .expect("the sleeper never finished: the spinner was not preempted");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "the sleeper never finished: the spinner was not preempted",
     );
     assert!(stdout_value(&out, "preemptions").unwrap() >= 1);
 }
@@ -71,17 +66,12 @@ fn spinning_goroutine_does_not_starve_a_sleeper_after_set_procs() {
     if child_mode().as_deref() == Some("spin-shrunk") {
         return sleeper_vs_spinner();
     }
-    let out = run_child_timeout(
+    let out = run_child_ok(
         "spinning_goroutine_does_not_starve_a_sleeper_after_set_procs",
         "spin-shrunk",
         &[("GORT_PROCS", "2")],
         Duration::from_secs(60),
-    )
-    .expect("the sleeper never finished: the spinner was not preempted");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "the sleeper never finished: the spinner was not preempted",
     );
     assert!(stdout_value(&out, "preemptions").unwrap() >= 1);
 }
@@ -260,17 +250,14 @@ fn computations_are_bit_exact_under_constant_preemption() {
     if child_mode().as_deref() == Some("exact") {
         return exactness_child();
     }
-    let out = run_child(
+    let out = run_child_ok(
         "computations_are_bit_exact_under_constant_preemption",
         "exact",
         &[("GORT_PROCS", "2"), ("GORT_TIMESLICE_US", "20")],
+        Duration::from_secs(120),
+        "computations under constant preemption",
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let n = stdout_value(&out, "preemptions").unwrap();
     assert!(n >= 100_000, "only {n} preemptions: {stdout}");
 }
@@ -483,17 +470,14 @@ fn red_zone_of_a_leaf_function_survives_preemption() {
     if child_mode().as_deref() == Some("redzone") {
         return red_zone_child();
     }
-    let out = run_child(
+    let out = run_child_ok(
         "red_zone_of_a_leaf_function_survives_preemption",
         "redzone",
         &[("GORT_PROCS", "2"), ("GORT_TIMESLICE_US", "20")],
+        Duration::from_secs(120),
+        "a leaf function keeping values in the red zone",
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(stdout_value(&out, "bad"), Some(0), "{stdout}");
     let n = stdout_value(&out, "preemptions").unwrap();
     assert!(n >= 1_000, "only {n} preemptions: {stdout}");
@@ -550,19 +534,14 @@ fn preemption_never_lands_in_libc_malloc() {
     if child_mode().as_deref() == Some("malloc") {
         return malloc_child();
     }
-    let out = run_child_timeout(
+    let out = run_child_ok(
         "preemption_never_lands_in_libc_malloc",
         "malloc",
         &[("GORT_PROCS", "2"), ("GORT_TIMESLICE_US", "20")],
         Duration::from_secs(120),
-    )
-    .expect("deadlock: goroutines allocating under preemption never finished");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        "deadlock: goroutines allocating under preemption never finished",
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout_value(&out, "preemptions").unwrap() >= 100,
         "{stdout}"
@@ -625,17 +604,14 @@ fn thread_local_address_is_stable_across_async_preemption() {
     if child_mode().as_deref() == Some("tls") {
         return tls_child();
     }
-    let out = run_child(
+    let out = run_child_ok(
         "thread_local_address_is_stable_across_async_preemption",
         "tls",
         &[("GORT_PROCS", "2"), ("GORT_TIMESLICE_US", "20")],
+        Duration::from_secs(120),
+        "thread-local addresses across preemption",
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(stdout_value(&out, "moved"), Some(0), "{stdout}");
     let n = stdout_value(&out, "preemptions").unwrap();
     assert!(n >= 1_000, "only {n} preemptions: {stdout}");
@@ -682,19 +658,14 @@ fn preempted_goroutine_is_released_when_its_thread_blocks() {
     if child_mode().as_deref() == Some("release") {
         return release_child();
     }
-    let out = run_child_timeout(
+    let out = run_child_ok(
         "preempted_goroutine_is_released_when_its_thread_blocks",
         "release",
         &[("GORT_PROCS", "1")],
         Duration::from_secs(60),
-    )
-    .expect("deadlock: the preempted goroutine was never released");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        "deadlock: the preempted goroutine was never released",
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout_value(&out, "preemptions").unwrap() >= 1, "{stdout}");
 }
 
@@ -740,19 +711,14 @@ fn parking_is_never_lost_under_constant_preemption() {
     if child_mode().as_deref() == Some("parkstorm") {
         return park_storm_child();
     }
-    let out = run_child_timeout(
+    let out = run_child_ok(
         "parking_is_never_lost_under_constant_preemption",
         "parkstorm",
         &[("GORT_PROCS", "2"), ("GORT_TIMESLICE_US", "10")],
         Duration::from_secs(120),
-    )
-    .expect("a parked goroutine was never woken");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        "a parked goroutine was never woken",
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout_value(&out, "done"), Some(16), "{stdout}");
 }
 

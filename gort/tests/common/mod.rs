@@ -88,7 +88,8 @@ pub fn run_child_ok(
         .unwrap_or_else(|| panic!("{what}: child {mode:?} {extra_env:?} hung"));
     assert!(
         out.status.success(),
-        "{what}: child {mode:?} {extra_env:?} failed: {}",
+        "{what}: child {mode:?} {extra_env:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     out
