@@ -132,13 +132,21 @@ pub(crate) fn acquire_switch() -> *mut M {
 /// code some other way.
 #[cfg(target_os = "linux")]
 pub(crate) fn in_nopreempt_text(pc: usize) -> bool {
+    let (lo, hi) = nopreempt_text();
+    lo <= pc && pc < hi
+}
+
+/// The `gort_nopreempt` section, `[lo, hi)`.
+#[cfg(target_os = "linux")]
+fn nopreempt_text() -> (usize, usize) {
     unsafe extern "C" {
         static __start_gort_nopreempt: u8;
         static __stop_gort_nopreempt: u8;
     }
-    let lo = &raw const __start_gort_nopreempt as usize;
-    let hi = &raw const __stop_gort_nopreempt as usize;
-    lo <= pc && pc < hi
+    (
+        &raw const __start_gort_nopreempt as usize,
+        &raw const __stop_gort_nopreempt as usize,
+    )
 }
 
 /// See the Linux version; no asynchronous preemption here yet.
@@ -482,12 +490,8 @@ mod tests {
             getg as fn() -> *mut super::super::g::G as usize
         ));
         // Three leaf functions: a few dozen bytes each, not a stray blob of code.
-        unsafe extern "C" {
-            static __start_gort_nopreempt: u8;
-            static __stop_gort_nopreempt: u8;
-        }
-        let len =
-            &raw const __stop_gort_nopreempt as usize - &raw const __start_gort_nopreempt as usize;
+        let (lo, hi) = nopreempt_text();
+        let len = hi - lo;
         assert!(len > 0 && len < 512, "{len} bytes");
     }
 }

@@ -142,8 +142,8 @@ impl Sched {
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_nopreempt"))]
 pub(crate) fn count_goroutines(delta: i64) {
     let m = super::m::getm_in_nopreempt_text();
-    // SAFETY: the current thread's own M and the P it holds (no preemption
-    // between reading the counter and writing it back).
+    // SAFETY: the current thread's own M and the P it holds; nothing here can
+    // be preempted (above), so no other goroutine interleaves on the counter.
     unsafe {
         if !m.is_null() && !(*m).p.is_null() && !(*m).in_syscall {
             count_goroutines_on((*m).p, delta);
