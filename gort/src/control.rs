@@ -3,9 +3,9 @@
 use crate::runtime::g::{G, WaitReason};
 use crate::runtime::m::{getg, getm};
 use crate::runtime::sched;
+use crate::runtime::timers::{RTimer, TimerFn};
 use crate::runtime::{self, os};
 use crate::spawn::GoroutineId;
-use core::ptr::null_mut;
 use std::panic::resume_unwind;
 use std::time::Duration;
 
@@ -71,19 +71,33 @@ pub fn sleep(d: Duration) {
         return;
     }
     let ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
-    let gp = getg();
-    // SAFETY: the running goroutine's own descriptor.
-    unsafe { (*gp).sleep_when = os::nanotime().saturating_add(ns) };
-    sched::gopark(Some(add_sleep_timer), null_mut(), WaitReason::Sleep);
+    let t = RTimer::new(TimerFn::Wake(sleep_fired), getg() as usize);
+    let mut args = (&t as *const RTimer, os::nanotime().saturating_add(ns));
+    sched::gopark(
+        Some(add_sleep_timer),
+        &mut args as *mut (*const RTimer, i64) as *mut (),
+        WaitReason::Sleep,
+    );
 }
 
 /// `gopark` unlock step for `sleep`: runs on g0 once the goroutine is parked, so
 /// the timer can fire (and ready it) on any M right away.
-unsafe fn add_sleep_timer(gp: *mut G, _: *mut ()) -> bool {
+unsafe fn add_sleep_timer(_gp: *mut G, args: *mut ()) -> bool {
     let m = getm();
-    // SAFETY: on g0 of the M that parked `gp`; it holds its P.
-    unsafe { (*(*m).p).timers.add((*gp).sleep_when, gp) };
+    // SAFETY: `args` is the tuple on the parked goroutine's stack, which stays
+    // put until the timer readies it; on g0 of the M that parked it, which
+    // holds its P.
+    unsafe {
+        let (t, when) = *(args as *const (*const RTimer, i64));
+        let pp = (*m).p;
+        (*pp).timers.add(pp, &*t, when);
+    }
     true
+}
+
+/// A sleeping goroutine's timer: nothing else can wake it, so it is readied.
+unsafe fn sleep_fired(gp: usize) -> *mut G {
+    gp as *mut G
 }
 
 /// The current goroutine's id, or `None` outside any goroutine.

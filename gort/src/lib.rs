@@ -26,12 +26,21 @@
 #[cfg(not(all(target_arch = "x86_64", unix)))]
 compile_error!("gort currently supports x86-64 Unix (System V ABI) only; other ports are planned");
 
+// `select!` expands to paths under `::gort`, which must resolve inside this
+// crate too (doc tests, internal uses).
+extern crate self as gort;
+
+mod chan;
 mod control;
 pub mod debug;
 mod runtime;
 mod scope;
 mod spawn;
 
+pub use chan::{
+    Iter, Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryIter,
+    TryRecvError, TrySendError, chan,
+};
 pub use control::{
     blocking, current_id, lock_os_thread, num_goroutines, procs, run, set_procs, sleep,
     unlock_os_thread, yield_now,
@@ -70,3 +79,53 @@ pub use spawn::{Builder, GoroutineId, JoinHandle, go};
 /// }
 /// ```
 pub use gort_macros::main;
+
+/// Waits on several channel operations at once and runs the arm of the one
+/// that proceeds (Go's `select`).
+///
+/// ```text
+/// gort::select! {
+///     recv(rx) -> v => { /* v: Result<T, RecvError> */ },
+///     send(tx, value) -> r => { /* r: Result<(), SendError<T>> */ },
+///     after(Duration::from_millis(5)) => { /* nothing was ready in time */ },
+///     default => { /* nothing was ready: makes the select non-blocking */ },
+/// }
+/// ```
+///
+/// - Operands are evaluated once, in source order, before anything else;
+///   channels are borrowed (`recv(rx)` and `recv(&rxs[i])` both work).
+/// - Among arms that can proceed, one is chosen uniformly at random. A
+///   receive from a closed channel can proceed (with `Err`), and so can a send
+///   to one (`Err` with the value back).
+/// - With none ready: `default` runs if present; otherwise the goroutine (or
+///   thread) waits on every channel at once, and the first operation that can
+///   complete wins; `after(d)` ends the wait after `d`.
+/// - A send arm's value is moved into the channel only if that arm wins;
+///   otherwise it is dropped when the `select!` ends.
+/// - Arm bodies are blocks or expressions; `break`, `continue`, `return` and
+///   `?` in them act on the enclosing code. `-> pattern` may be omitted.
+/// - No heap allocation, whatever the number of arms.
+///
+/// ```
+/// use std::time::Duration;
+/// gort::run(|| {
+///     let (tx, rx) = gort::chan::<u32>(1);
+///     let (_done_tx, done) = gort::chan::<()>(0);
+///     tx.send(7).unwrap();
+///     gort::select! {
+///         recv(rx) -> v => assert_eq!(v, Ok(7)),
+///         recv(done) -> _ => unreachable!(),
+///     }
+///     gort::select! {
+///         recv(rx) -> _ => unreachable!(),
+///         after(Duration::from_millis(1)) => {}
+///     }
+/// });
+/// ```
+pub use gort_macros::select;
+
+/// What `select!` expands to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::chan::select::{AFTER, Case, DEFAULT, RecvCase, SendCase, select};
+}

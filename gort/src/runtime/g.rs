@@ -59,6 +59,10 @@ impl WaitReason {
             WaitReason::Sleep => "sleep",
             WaitReason::Join => "join",
             WaitReason::Scope => "scope wait",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::ChanReceive => "chan receive",
+            WaitReason::Select => "select",
+            WaitReason::SelectNoCases => "select (no cases)",
         }
     }
 }
@@ -72,6 +76,10 @@ pub(crate) enum WaitReason {
     Sleep,
     Join,
     Scope,
+    ChanSend,
+    ChanReceive,
+    Select,
+    SelectNoCases,
 }
 
 /// Field order is by temperature. A spawned G is usually run by another core
@@ -100,8 +108,6 @@ pub(crate) struct G {
     /// Saved registers while not running (arch-specific layout; the asm's target).
     pub sched: Gobuf,
     pub name: Option<Box<str>>,
-    /// Wake-up time of the pending `sleep`, in `nanotime` units.
-    pub sleep_when: i64,
     /// When it last parked (`nanotime`), for `debug::dump`.
     pub waitsince: i64,
     /// Where it was spawned (`#[track_caller]` of `go` and friends).
@@ -129,7 +135,6 @@ impl G {
             name: None,
             waitreason: WaitReason::None,
             fresh: false,
-            sleep_when: 0,
             waitsince: 0,
             spawn_site: None,
             allg_idx: usize::MAX,

@@ -16,6 +16,7 @@
 //!   sysmon.rs  the monitor thread
 //!   lock.rs    runtime mutex and one-shot note
 //!   waiter.rs  one-shot event usable from goroutines and plain threads
+//!   parker.rs  a wait that several wakers race to end (channels, select, timeouts)
 //!   panic.rs   goroutine-aware panic messages
 //! ```
 //!
@@ -29,6 +30,7 @@ pub(crate) mod m;
 pub(crate) mod os;
 pub(crate) mod p;
 pub(crate) mod panic;
+pub(crate) mod parker;
 pub(crate) mod preempt;
 pub(crate) mod sched;
 pub(crate) mod signal;
@@ -64,6 +66,33 @@ pub(crate) fn init() {
         sched::procs::procresize(default_procs());
         sysmon::start();
     });
+}
+
+/// A cheap random number (Go's `cheaprand`): the M's generator on runtime
+/// threads, a per-thread one elsewhere. For select's poll order and the like.
+pub(crate) fn fastrand() -> u32 {
+    let hold = m::NoPreempt::new();
+    let mp = hold.m();
+    if !mp.is_null() {
+        // SAFETY: our own M, held.
+        return unsafe { (*mp).fastrand() };
+    }
+    drop(hold);
+    std::thread_local! {
+        static STATE: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        if x == 0 {
+            // Seed from the state's address and the clock: distinct per thread.
+            x = (s as *const _ as u64) ^ (os::nanotime() as u64) | 1;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        (x >> 32) as u32
+    })
 }
 
 /// `GORT_PROCS` if set to a positive integer, else the available parallelism.

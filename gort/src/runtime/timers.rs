@@ -1,10 +1,26 @@
 //! Timers: a 4-ary min-heap per P, and the one M that sleeps until the earliest.
 //!
-//! A goroutine's `sleep` adds a timer to its P's heap (on g0, inside `gopark`'s
-//! unlock step, so the G is already parked when the timer becomes visible). Timers
-//! are run by the scheduler: `check_timers` at the top of every `findrunnable`, for
-//! the M's own P, and for any P while stealing or after the timer sleep. Running a
-//! timer readies its G onto the running M's P.
+//! A timer is an `RTimer` that lives with its owner (a parked goroutine's stack
+//! for `sleep` and channel timeouts, an `Arc` for `gort::time` and context
+//! deadlines); the heap holds pointers to it. It is in at most one P's heap at a
+//! time: `pp` names that P (null when not queued) and `idx` its place there, kept
+//! up to date by every heap move, so `delete` removes it at once (Go's timer
+//! design up to 1.22). Nothing is left behind in a heap for a timer that was
+//! stopped, so the owner may free it as soon as `delete` returns.
+//!
+//! Timers are run by the scheduler: `check_timers` at the top of every
+//! `findrunnable`, for the M's own P, and for any P while stealing or after the
+//! timer sleep. What "run" means depends on the timer's kind:
+//! - `Wake`: its function runs *under the heap's lock* and returns the goroutine
+//!   to ready, if any (a sleeper, or one whose channel timeout won). Only then is
+//!   `pp` cleared: an owner that was woken some other way calls `delete`, which
+//!   takes the same lock, so it cannot return (and free the timer) while the
+//!   function still looks at it.
+//! - `Func`: the heap holds one reference to an `Arc` owner (`Arc::into_raw`);
+//!   running hands that reference to its function, called *after* the heap's
+//!   lock is released, because it may take other locks (a channel's, to send the
+//!   time) and channel code adds timeouts with its lock held. Such owners guard
+//!   against a stale firing with their own state (`gort::time`).
 //!
 //! **The timer sleeper** (Go's netpoller-with-timeout role): when an M runs out of
 //! work and some P has a timer, at most one M sleeps on `seq` with a timeout that
@@ -21,20 +37,58 @@
 //! cache line; at 100 k sleepers sift-down cost dominates and 4-ary measured
 //! ~25% faster than binary in Go's own runtime (which uses the same layout).
 //!
-//! Lock order: a P's `timers.lock` may be held while calling `goready` (which may
-//! take the scheduler lock); never the reverse.
+//! Lock order: channel locks → a P's `timers.lock` → the scheduler lock. A
+//! `Func` timer's function runs with no timer lock held.
 
 use super::g::G;
 use super::lock::Lock;
+use super::m::Pinned;
 use super::os;
+use super::p::P;
 use super::sched;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, Ordering};
+
+/// What a due timer does.
+#[derive(Clone, Copy)]
+pub(crate) enum TimerFn {
+    /// Runs under the heap's lock; returns the goroutine to ready, or null.
+    Wake(unsafe fn(arg: usize) -> *mut G),
+    /// Runs after the heap's lock is released and consumes the heap's
+    /// reference to the owner (see the module comment).
+    Func(unsafe fn(arg: usize, now: i64)),
+}
+
+/// A runtime timer. The owner keeps it at a fixed address while it is queued.
+pub(crate) struct RTimer {
+    /// The P whose heap holds it, or null.
+    pp: AtomicPtr<P>,
+    /// Its index in that heap; written only under that heap's lock.
+    idx: UnsafeCell<usize>,
+    f: TimerFn,
+    arg: usize,
+}
+
+// SAFETY: `idx` is only touched under the lock of the heap named by `pp`.
+unsafe impl Sync for RTimer {}
+unsafe impl Send for RTimer {}
+
+impl RTimer {
+    pub(crate) const fn new(f: TimerFn, arg: usize) -> RTimer {
+        RTimer {
+            pp: AtomicPtr::new(null_mut()),
+            idx: UnsafeCell::new(usize::MAX),
+            f,
+            arg,
+        }
+    }
+}
 
 #[derive(Clone, Copy)]
-pub(crate) struct TimerEntry {
-    pub when: i64,
-    pub gp: *mut G,
+struct TimerEntry {
+    when: i64,
+    t: *const RTimer,
 }
 
 pub(crate) struct Timers {
@@ -48,6 +102,56 @@ pub(crate) struct Timers {
 unsafe impl Sync for Timers {}
 unsafe impl Send for Timers {}
 
+/// Queues `t` to fire at `when` (`nanotime` units) on the current P's heap, or
+/// on P 0's from a thread without one (every heap is run by whichever M looks).
+///
+/// # Safety
+/// `t` is not queued, and stays at its address until it has fired or `delete`
+/// has returned.
+pub(crate) unsafe fn add(t: &RTimer, when: i64) {
+    crate::runtime::init();
+    let pin = Pinned::new();
+    let pp = if pin.p.is_null() {
+        sched::allp().next().expect("the runtime has a P")
+    } else {
+        pin.p
+    };
+    // SAFETY: Ps are never freed; per the contract for `t`.
+    unsafe { (*pp).timers.add(pp, t, when) };
+    drop(pin);
+}
+
+/// Removes `t` from whatever heap holds it. Returns true if it was queued
+/// (so it will not fire); false if it had already fired or was never added.
+/// Once this returns, no timer code looks at `t` again.
+pub(crate) fn delete(t: &RTimer) -> bool {
+    loop {
+        let pp = t.pp.load(Ordering::Acquire);
+        if pp.is_null() {
+            return false;
+        }
+        // SAFETY: Ps are never freed.
+        let ts = unsafe { &(*pp).timers };
+        ts.lock.lock();
+        if t.pp.load(Ordering::Relaxed) != pp {
+            // Fired (or moved) meanwhile: look again.
+            ts.lock.unlock();
+            continue;
+        }
+        // SAFETY: lock held; `t` is in this heap at `idx`.
+        unsafe {
+            let heap = &mut *ts.heap.get();
+            let i = *t.idx.get();
+            remove_at(heap, i);
+            *t.idx.get() = usize::MAX;
+            t.pp.store(null_mut(), Ordering::Release);
+            ts.publish_root(heap);
+        }
+        ts.lock.unlock();
+        return true;
+    }
+}
+
 impl Timers {
     pub(crate) fn new() -> Timers {
         Timers {
@@ -57,20 +161,39 @@ impl Timers {
         }
     }
 
-    /// Adds a timer and makes sure some M will wake for it.
-    pub(crate) fn add(&self, when: i64, gp: *mut G) {
+    /// Adds a timer to this heap (`me` is the P owning it) and makes sure some M
+    /// will wake for it.
+    ///
+    /// # Safety
+    /// As `add`.
+    pub(crate) unsafe fn add(&self, me: *mut P, t: &RTimer, when: i64) {
         self.lock.lock();
         // SAFETY: lock held.
-        let heap = unsafe { &mut *self.heap.get() };
-        heap.push(TimerEntry { when, gp });
-        let last = heap.len() - 1;
-        sift_up(heap, last);
-        self.timer0_when.store(heap[0].when, Ordering::SeqCst);
+        unsafe {
+            let heap = &mut *self.heap.get();
+            self.push_locked(heap, me, t, when);
+        }
         self.lock.unlock();
         wake_sleeper(when);
     }
 
-    /// Runs (readies) every timer due at `now`; returns how many ran.
+    /// # Safety
+    /// `self.lock` held; `heap` is its heap; `t` not queued anywhere.
+    unsafe fn push_locked(&self, heap: &mut Vec<TimerEntry>, me: *mut P, t: &RTimer, when: i64) {
+        t.pp.store(me, Ordering::Release);
+        heap.push(TimerEntry { when, t });
+        let last = heap.len() - 1;
+        // SAFETY: per the contract.
+        unsafe { sift_up(heap, last) };
+        self.publish_root(heap);
+    }
+
+    fn publish_root(&self, heap: &[TimerEntry]) {
+        self.timer0_when
+            .store(heap.first().map_or(0, |e| e.when), Ordering::SeqCst);
+    }
+
+    /// Runs every timer due at `now`; returns how many ran.
     pub(crate) fn run(&self, now: i64) -> usize {
         let t0 = self.timer0_when.load(Ordering::Acquire);
         if t0 == 0 || t0 > now {
@@ -78,19 +201,46 @@ impl Timers {
         }
         let mut ran = 0;
         self.lock.lock();
-        // SAFETY: lock held.
-        let heap = unsafe { &mut *self.heap.get() };
-        while let Some(top) = heap.first().copied() {
+        loop {
+            // SAFETY: lock held.
+            let heap = unsafe { &mut *self.heap.get() };
+            let Some(top) = heap.first().copied() else {
+                break;
+            };
             if top.when > now {
                 break;
             }
-            pop(heap);
-            // Readying under the timer lock keeps the lock order (timers → sched).
-            sched::goready_batch(top.gp);
+            // SAFETY: lock held; the root is `top`.
+            unsafe { remove_at(heap, 0) };
+            self.publish_root(heap);
             ran += 1;
+            // SAFETY: a queued timer's owner keeps it alive (the `add`
+            // contract); for `Wake` until `pp` is cleared under this lock.
+            unsafe {
+                let t = &*top.t;
+                *t.idx.get() = usize::MAX;
+                match t.f {
+                    TimerFn::Wake(f) => {
+                        let gp = f(t.arg);
+                        t.pp.store(null_mut(), Ordering::Release);
+                        // `t` may be gone from here on (its owner was readied,
+                        // or was woken otherwise and is waiting in `delete`).
+                        if !gp.is_null() {
+                            // Readying under the timer lock keeps the lock
+                            // order (timers → sched).
+                            sched::goready_batch(gp);
+                        }
+                    }
+                    TimerFn::Func(f) => {
+                        let arg = t.arg;
+                        t.pp.store(null_mut(), Ordering::Release);
+                        self.lock.unlock();
+                        f(arg, now);
+                        self.lock.lock();
+                    }
+                }
+            }
         }
-        self.timer0_when
-            .store(heap.first().map_or(0, |t| t.when), Ordering::SeqCst);
         self.lock.unlock();
         if ran > 0 {
             sched::wakep();
@@ -107,20 +257,37 @@ impl Timers {
     }
 }
 
-fn sift_up(h: &mut [TimerEntry], mut i: usize) {
+/// Puts `e` at `i` and tells its timer.
+///
+/// # Safety
+/// The heap's lock is held and `e.t` is queued in it.
+#[inline]
+unsafe fn place(h: &mut [TimerEntry], i: usize, e: TimerEntry) {
+    h[i] = e;
+    // SAFETY: per the contract.
+    unsafe { *(*e.t).idx.get() = i };
+}
+
+/// # Safety
+/// As `place`, for every entry.
+unsafe fn sift_up(h: &mut [TimerEntry], mut i: usize) {
     let x = h[i];
     while i > 0 {
         let parent = (i - 1) / 4;
         if x.when >= h[parent].when {
             break;
         }
-        h[i] = h[parent];
+        // SAFETY: per the contract.
+        unsafe { place(h, i, h[parent]) };
         i = parent;
     }
-    h[i] = x;
+    // SAFETY: per the contract.
+    unsafe { place(h, i, x) };
 }
 
-fn sift_down(h: &mut [TimerEntry], mut i: usize) {
+/// # Safety
+/// As `place`, for every entry.
+unsafe fn sift_down(h: &mut [TimerEntry], mut i: usize) {
     let n = h.len();
     let x = h[i];
     loop {
@@ -137,17 +304,32 @@ fn sift_down(h: &mut [TimerEntry], mut i: usize) {
         if h[m].when >= x.when {
             break;
         }
-        h[i] = h[m];
+        // SAFETY: per the contract.
+        unsafe { place(h, i, h[m]) };
         i = m;
     }
-    h[i] = x;
+    // SAFETY: per the contract.
+    unsafe { place(h, i, x) };
 }
 
-fn pop(h: &mut Vec<TimerEntry>) {
-    let last = h.pop().expect("pop from empty timer heap");
-    if !h.is_empty() {
-        h[0] = last;
-        sift_down(h, 0);
+/// Removes the entry at `i` (the caller clears its timer's `pp`/`idx`).
+///
+/// # Safety
+/// As `place`, for every entry.
+unsafe fn remove_at(h: &mut Vec<TimerEntry>, i: usize) {
+    let last = h.pop().expect("remove from an empty timer heap");
+    if i == h.len() {
+        return;
+    }
+    let removed_when = h[i].when;
+    // SAFETY: per the contract.
+    unsafe {
+        place(h, i, last);
+        if last.when < removed_when {
+            sift_up(h, i);
+        } else {
+            sift_down(h, i);
+        }
     }
 }
 
