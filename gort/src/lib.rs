@@ -31,11 +31,13 @@ compile_error!("gort currently supports x86-64 Unix (System V ABI) only; other p
 extern crate self as gort;
 
 mod chan;
+pub mod context;
 mod control;
 pub mod debug;
 mod runtime;
 mod scope;
 mod spawn;
+pub mod time;
 
 pub use chan::{
     Iter, Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryIter,

@@ -125,6 +125,17 @@ impl<T> Sender<T> {
     pub fn same_channel(&self, other: &Sender<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
+
+    /// Takes one buffered value out and drops it (timers empty their own
+    /// channel on `stop`). True if there was one.
+    pub(crate) fn drain_one(&self) -> bool {
+        matches!(self.chan.recv(Wait::No), RecvResult::Received(_))
+    }
+
+    /// True if no `Receiver` is left (nobody can ever receive).
+    pub(crate) fn receivers_gone(&self) -> bool {
+        Arc::strong_count(&self.chan) <= self.chan.senders.load(Ordering::Acquire)
+    }
 }
 
 impl<T> Receiver<T> {
@@ -190,6 +201,11 @@ impl<T> Receiver<T> {
     /// True if both ends belong to the same channel.
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
+    }
+
+    /// Handles (senders and receivers) on this channel, this one included.
+    pub(crate) fn handles(&self) -> usize {
+        Arc::strong_count(&self.chan)
     }
 }
 

@@ -85,6 +85,13 @@ impl RTimer {
     }
 }
 
+/// True while `t` is queued in some heap. Exact only if the caller excludes
+/// concurrent `add`s of `t` (its owner's lock); a firing in progress reads
+/// false.
+pub(crate) fn is_queued(t: &RTimer) -> bool {
+    !t.pp.load(Ordering::Acquire).is_null()
+}
+
 #[derive(Clone, Copy)]
 struct TimerEntry {
     when: i64,
