@@ -108,7 +108,8 @@ pub(crate) struct G {
     /// Saved registers while not running (arch-specific layout; the asm's target).
     pub sched: Gobuf,
     pub name: Option<Box<str>>,
-    /// When it last parked (`nanotime`), for `debug::dump`.
+    /// When it last parked (`sysmon::coarse_nanotime`: to a sysmon tick), for
+    /// `debug::dump`.
     pub waitsince: i64,
     /// Where it was spawned (`#[track_caller]` of `go` and friends).
     pub spawn_site: Option<&'static core::panic::Location<'static>>,

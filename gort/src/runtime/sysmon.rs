@@ -28,7 +28,7 @@
 use super::p::PStatus;
 use super::sched::{self, SCHED, gfree, gomaxprocs, handoffp, procs};
 use super::{os, preempt};
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 
 /// Go's values: start at 20 µs, double after 50 idle ticks, cap at 10 ms.
 const MIN_DELAY_US: u32 = 20;
@@ -142,6 +142,25 @@ fn schedtrace(start: i64, now: i64) {
     os::write_stderr(line.as_bytes());
 }
 
+/// `nanotime` as of the last time sysmon or a timer check read the clock: at
+/// most a sysmon tick old while anything runs. For timestamps that need no
+/// precision (when a goroutine parked, for `debug::dump`): a clock read per
+/// park cost a quarter of a channel round trip here (clock_gettime is slow
+/// under some hypervisors).
+static COARSE_NOW: AtomicI64 = AtomicI64::new(0);
+
+/// See `COARSE_NOW`; reads the clock if nothing has yet.
+pub(crate) fn coarse_nanotime() -> i64 {
+    let t = COARSE_NOW.load(Ordering::Relaxed);
+    if t == 0 { os::nanotime() } else { t }
+}
+
+/// Records a fresh clock reading for `coarse_nanotime`.
+#[inline]
+pub(crate) fn note_time(now: i64) {
+    COARSE_NOW.store(now, Ordering::Relaxed);
+}
+
 fn sysmon() {
     // Its sleeps are the preemption clock: no timer slack.
     os::set_timer_slack_ns(1_000);
@@ -174,6 +193,7 @@ fn sysmon() {
                 os::futex_wait(&WAKE, seq, timeout);
                 check_quit();
                 let now = os::nanotime();
+                note_time(now);
                 if now - last_scavenge >= gfree::SCAVENGE_PERIOD_NS {
                     gfree::scavenge();
                     last_scavenge = now;
@@ -194,6 +214,7 @@ fn sysmon() {
         check_quit();
         DELAY_US.store(MIN_DELAY_US, Ordering::Relaxed);
         let now = os::nanotime();
+        note_time(now);
         let preempted = preempt::sysmon_check(now);
         if retake(now) > 0 || woken || preempted {
             idle = 0;

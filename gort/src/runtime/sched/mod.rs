@@ -446,6 +446,7 @@ unsafe fn check_timers(pp: *mut P) -> i64 {
         return 0;
     }
     let now = os::nanotime();
+    super::sysmon::note_time(now);
     if now >= t0 {
         // SAFETY: as above.
         unsafe { (*pp).timers.run(now) };

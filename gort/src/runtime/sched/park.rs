@@ -94,7 +94,7 @@ pub(crate) fn gopark(
         (*m).waitunlockf = unlockf;
         (*m).waitlock = lock;
         (*gp).waitreason = reason;
-        (*gp).waitsince = crate::runtime::os::nanotime();
+        (*gp).waitsince = crate::runtime::sysmon::coarse_nanotime();
     }
     mcall_held(m, park_m);
 }
