@@ -37,6 +37,7 @@ pub mod debug;
 mod runtime;
 mod scope;
 mod spawn;
+pub mod sync;
 pub mod time;
 
 pub use chan::{

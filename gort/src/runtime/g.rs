@@ -63,6 +63,14 @@ impl WaitReason {
             WaitReason::ChanReceive => "chan receive",
             WaitReason::Select => "select",
             WaitReason::SelectNoCases => "select (no cases)",
+            WaitReason::SyncMutexLock => "sync.Mutex.Lock",
+            WaitReason::SyncRWMutexRLock => "sync.RWMutex.RLock",
+            WaitReason::SyncRWMutexLock => "sync.RWMutex.Lock",
+            WaitReason::SyncWaitGroupWait => "sync.WaitGroup.Wait",
+            WaitReason::SyncCondWait => "sync.Cond.Wait",
+            WaitReason::Semacquire => "semacquire",
+            WaitReason::SyncBarrierWait => "sync.Barrier.Wait",
+            WaitReason::SyncOnce => "sync.Once",
         }
     }
 }
@@ -80,6 +88,14 @@ pub(crate) enum WaitReason {
     ChanReceive,
     Select,
     SelectNoCases,
+    SyncMutexLock,
+    SyncRWMutexRLock,
+    SyncRWMutexLock,
+    SyncWaitGroupWait,
+    SyncCondWait,
+    Semacquire,
+    SyncBarrierWait,
+    SyncOnce,
 }
 
 /// Field order is by temperature. A spawned G is usually run by another core
