@@ -3,7 +3,7 @@
 
 Usage (normally through bench/run.sh):
 
-    bench/run.sh [workload...]          # default: spawn yield timers parked preempt
+    bench/run.sh [workload...]          # default: all nine, in the order of WORKLOADS below
 
 Builds the three Rust binaries (`cargo build --release -p gort-bench --bins`)
 and the Go one (`go build -o gobench` in bench/go), then, per workload, runs
@@ -26,7 +26,9 @@ Environment:
     BENCH_IMPLS=gort,go,tokio,may,gort-nopreempt
                                       implementations to run (and build)
     BENCH_N_SPAWN / BENCH_N_YIELD / BENCH_N_TIMERS / BENCH_N_PARKED /
-    BENCH_N_PREEMPT                   N per workload (defaults below; preempt's
+    BENCH_N_PREEMPT / BENCH_N_PINGPONG / BENCH_N_CHANTHROUGHPUT /
+    BENCH_N_MUTEX / BENCH_N_PARKEDCHAN
+                                      N per workload (defaults below; preempt's
                                       N is a duration in ms)
     BENCH_TIMEOUT=600                 seconds allowed for one run
     BENCH_OUT=bench/RESULTS.md        where to write the report
@@ -98,6 +100,34 @@ WORKLOADS = {
             "A runtime that never preempts shows max_gap_ms ≈ N + 1000 (an OS thread stops the spinner "
             "then, safety_stop = 1). ns_per_op = wall / wakes; spin_iters_m = spinner iterations (millions).",
             "ms",
+        ),
+        Workload(
+            "pingpong", 1_000_000, "ns_per_op", ("ns_per_op", "wall_ms"),
+            "Two goroutines, two unbuffered channels: A sends i on c1, B receives it and sends it back on "
+            "c2, A receives and checks it; N round trips. ns_per_op = wall / N (one round trip). tokio "
+            "uses mpsc::channel(1), may its unbounded mpsc (neither has a rendezvous channel; in this "
+            "pattern at most one value is ever queued).",
+        ),
+        Workload(
+            "chanthroughput", 4_000_000, "ns_per_op", ("ns_per_op", "wall_ms", "msgs"),
+            "4 producers send N/4 u64s each on one channel of capacity 1024, 4 consumers sum them until it "
+            "is closed; the total is checked. ns_per_op = wall / messages. tokio: mpsc::channel(1024) with "
+            "the receiver shared by the consumers through an async Mutex; may: unbounded mpmc channel plus "
+            "a 1024-permit semaphore for the capacity.",
+        ),
+        Workload(
+            "mutex", 8_000_000, "ns_per_op", ("ns_per_op", "wall_ms", "ops"),
+            "8 goroutines each do N/8 lock / count += 1 / unlock on one shared mutex (gort::sync::Mutex, "
+            "sync.Mutex, tokio::sync::Mutex, may::sync::Mutex); the count is checked. "
+            "ns_per_op = wall / N (one lock/unlock pair).",
+        ),
+        Workload(
+            "parkedchan", 1_000_000, "rss_bytes_per_g",
+            ("rss_bytes_per_g", "ns_per_op", "wake_ns_per_g", "park_ms", "wake_ms", "rss_parked_kb", "wall_ms"),
+            "N goroutines each block receiving on their own unbuffered channel (tokio: oneshot, may: "
+            "unbounded mpsc). RSS growth / N once all have started (channels and the spawner's sender "
+            "slots included); ns_per_op = time until all N started / N; then one value is sent on each "
+            "channel: wake_ns_per_g = time until all N finished / N.",
         ),
     ]
 }
@@ -380,7 +410,8 @@ def report(argv, selected, impls, rounds, ns, results, started, machine, workspa
         wl = WORKLOADS[w]
         runs = results[w]
         extra = sorted({k for rs in runs.values() for r in rs if r.ok for k in r.values} - set(wl.metrics)
-                       - {"name", "n", "impl", "threads", "sum_sleep_ms", "rss_before_kb", "goroutines", "yields"})
+                       - {"name", "n", "impl", "threads", "sum_sleep_ms", "rss_before_kb", "goroutines", "yields",
+                          "producers", "consumers", "cap"})
         metrics = list(wl.metrics) + extra
         med = {i: medians(runs[i], metrics) for i in impls}
         L.append("")
@@ -419,6 +450,21 @@ def report(argv, selected, impls, rounds, ns, results, started, machine, workspa
         if w == "parked":
             notes.append("rewakes: 1 s sleeps that ended before all N had started (the goroutine sleeps again); "
                          "non-zero means spawning N took longer than 1 s")
+        if w == "parkedchan":
+            notes.append("as in parked, 'started' is counted right before each goroutine blocks, so the last "
+                         "few may still be on their way into the receive when RSS is read; the sends that "
+                         "follow wait for them (unbuffered)")
+            notes.append("tokio's oneshot Sender::send consumes the sender, so its wake time includes dropping "
+                         "the N senders; gort, Go and may send through a reference")
+        if w == "chanthroughput":
+            notes.append("tokio's mpsc receiver is single-consumer: its 4 consumers take turns through an "
+                         "async Mutex, one message per lock; may has no bounded channel: a semaphore of 1024 "
+                         "permits gives its unbounded mpmc channel the same back-pressure")
+        if w == "pingpong":
+            notes.append("gort and Go use unbuffered (rendezvous) channels: a send hands the value straight to "
+                         "a receiver already waiting, else parks until one comes; tokio's mpsc::channel(1) and "
+                         "may's unbounded mpsc never make the sender wait here (at most one value is queued), so "
+                         "they save that park when the sender runs ahead of the receiver")
         if "gort-nopreempt" in impls and w in ("spawn", "yield"):
             notes.append("gort/gort-nopreempt − 1 is the cost of sysmon + preemption machinery on this "
                          "workload (target: below 3 %); gort-nopreempt is gort built with "

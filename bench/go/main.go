@@ -1,10 +1,11 @@
-// Command gobench is the Go peer of gort-bench: the same five workloads as
-// bench/src/{spawn,yielding,timers,parked,preempt}.rs, printing the same
-// one-line `name=<w> n=<N> ns_per_op=<x> key=value ...` format. It uses only
-// the standard library and the default GOMAXPROCS (= cores), except preempt,
+// Command gobench is the Go peer of gort-bench: the same nine workloads as
+// bench/src/{spawn,yielding,timers,parked,preempt,pingpong,chanthroughput,
+// mutex,parkedchan}.rs, printing the same one-line
+// `name=<w> n=<N> ns_per_op=<x> key=value ...` format. It uses only the
+// standard library and the default GOMAXPROCS (= cores), except preempt,
 // which runs with GOMAXPROCS(1).
 //
-//	go build -o gobench && ./gobench <spawn|yield|timers|parked|preempt> [N]
+//	go build -o gobench && ./gobench <workload> [N]
 //
 // Every workload runs in the main goroutine (Go's main is itself a goroutine,
 // as the workload is in gort::run / a tokio worker task / a may coroutine).
@@ -328,6 +329,195 @@ func benchPreempt(n uint64) *report {
 }
 
 // ---------------------------------------------------------------------------
+// pingpong N: the main goroutine (A) sends i on the unbuffered channel c1, a
+// second goroutine (B) receives it and sends it back on the unbuffered c2, A
+// receives it and checks it; N round trips. ns_per_op = wall / N. See
+// bench/src/pingpong.rs.
+
+func benchPingPong(n uint64) *report {
+	c1 := make(chan uint64)
+	c2 := make(chan uint64)
+	done := make(chan struct{})
+	t0 := time.Now()
+	go func() {
+		for v := range c1 {
+			c2 <- v
+		}
+		close(done)
+	}()
+	for i := uint64(0); i < n; i++ {
+		c1 <- i
+		if v := <-c2; v != i {
+			panic(fmt.Sprintf("pingpong: sent %d, got %d back", i, v))
+		}
+	}
+	wall := time.Since(t0)
+	close(c1)
+	<-done
+	return newReport("pingpong", n, nsPerOp(wall, n)).with("wall_ms", ms(wall))
+}
+
+// ---------------------------------------------------------------------------
+// chanthroughput N: 4 producers send N/4 uint64s each (producer p sends
+// p*per .. (p+1)*per) on one channel of capacity 1024; 4 consumers sum what
+// they receive until it is closed; the sums must add up to 0+1+...+(msgs-1)
+// (mod 2^64). ns_per_op = wall / msgs. See bench/src/chanthroughput.rs.
+
+const (
+	chanProducers = 4
+	chanConsumers = 4
+	chanCap       = 1024
+)
+
+// expectedSum must stay identical to chanthroughput::expected_sum.
+func expectedSum(m uint64) uint64 {
+	if m%2 == 0 {
+		return (m / 2) * (m - 1)
+	}
+	return m * ((m - 1) / 2)
+}
+
+func benchChanThroughput(n uint64) *report {
+	per := n / chanProducers
+	msgs := per * chanProducers
+	ch := make(chan uint64, chanCap)
+	sums := make([]uint64, chanConsumers)
+	var producers, consumers sync.WaitGroup
+	t0 := time.Now()
+	consumers.Add(chanConsumers)
+	for c := 0; c < chanConsumers; c++ {
+		go func(c int) {
+			var sum uint64
+			for v := range ch {
+				sum += v
+			}
+			sums[c] = sum
+			consumers.Done()
+		}(c)
+	}
+	producers.Add(chanProducers)
+	for p := uint64(0); p < chanProducers; p++ {
+		go func(p uint64) {
+			for v := p * per; v < (p+1)*per; v++ {
+				ch <- v
+			}
+			producers.Done()
+		}(p)
+	}
+	producers.Wait()
+	close(ch)
+	consumers.Wait()
+	wall := time.Since(t0)
+	var sum uint64
+	for _, s := range sums {
+		sum += s
+	}
+	if want := expectedSum(msgs); sum != want {
+		panic(fmt.Sprintf("chanthroughput: consumers summed %d, expected %d", sum, want))
+	}
+	return newReport("chanthroughput", n, nsPerOp(wall, msgs)).
+		with("wall_ms", ms(wall)).
+		with("msgs", msgs).
+		with("producers", chanProducers).
+		with("consumers", chanConsumers).
+		with("cap", chanCap)
+}
+
+// ---------------------------------------------------------------------------
+// mutex N: 8 goroutines each do N/8 times Lock; count++; Unlock on one
+// sync.Mutex; the count must equal ops. ns_per_op = wall / ops (one
+// lock/unlock pair). See bench/src/mutex.rs.
+
+const mutexGoroutines = 8
+
+func benchMutex(n uint64) *report {
+	per := n / mutexGoroutines
+	ops := per * mutexGoroutines
+	var mu sync.Mutex
+	var count uint64
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(mutexGoroutines)
+	for g := 0; g < mutexGoroutines; g++ {
+		go func() {
+			for i := uint64(0); i < per; i++ {
+				mu.Lock()
+				count++
+				mu.Unlock()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(t0)
+	mu.Lock()
+	c := count
+	mu.Unlock()
+	if c != ops {
+		panic(fmt.Sprintf("mutex: count %d != %d increments", c, ops))
+	}
+	return newReport("mutex", n, nsPerOp(wall, ops)).
+		with("wall_ms", ms(wall)).
+		with("goroutines", mutexGoroutines).
+		with("ops", ops)
+}
+
+// ---------------------------------------------------------------------------
+// parkedchan N: N goroutines each block receiving on their own unbuffered
+// channel. Once all have started (polled as in parked), read VmRSS:
+// rss_bytes_per_g = (rss_parked - rss_before) / N, channels included; then
+// send i on channel i and wait for all: wake_ns_per_g = wake time / N.
+// ns_per_op = park time / N. See bench/src/parkedchan.rs.
+
+func benchParkedChan(n uint64) *report {
+	var started, bad uint64
+	var wg sync.WaitGroup
+	chans := make([]chan uint64, n)
+	rssBefore := rssBytes()
+	t0 := time.Now()
+	wg.Add(int(n))
+	for i := uint64(0); i < n; i++ {
+		c := make(chan uint64)
+		chans[i] = c
+		go func(i uint64, c chan uint64) {
+			atomic.AddUint64(&started, 1)
+			if <-c != i {
+				atomic.AddUint64(&bad, 1)
+			}
+			wg.Done()
+		}(i, c)
+	}
+	for atomic.LoadUint64(&started) < n {
+		time.Sleep(poll)
+	}
+	park := time.Since(t0)
+	rssParked := rssBytes()
+	t1 := time.Now()
+	for i, c := range chans {
+		c <- uint64(i)
+	}
+	wg.Wait()
+	wake := time.Since(t1)
+	wall := time.Since(t0)
+	if b := atomic.LoadUint64(&bad); b != 0 {
+		panic(fmt.Sprintf("parkedchan: %d goroutines received another goroutine's value", b))
+	}
+
+	var grown uint64
+	if rssParked > rssBefore {
+		grown = rssParked - rssBefore
+	}
+	return newReport("parkedchan", n, nsPerOp(park, n)).
+		with("rss_bytes_per_g", fmt.Sprintf("%.1f", float64(grown)/float64(n))).
+		with("wake_ns_per_g", fmt.Sprintf("%.2f", nsPerOp(wake, n))).
+		with("park_ms", ms(park)).
+		with("wake_ms", ms(wake)).
+		with("rss_before_kb", rssBefore/1024).
+		with("rss_parked_kb", rssParked/1024).
+		with("wall_ms", ms(wall))
+}
+
+// ---------------------------------------------------------------------------
 
 var workloads = []struct {
 	name     string
@@ -339,10 +529,18 @@ var workloads = []struct {
 	{"timers", 100_000, benchTimers},
 	{"parked", 1_000_000, benchParked},
 	{"preempt", 2000, benchPreempt}, // N is a duration in ms
+	{"pingpong", 1_000_000, benchPingPong},
+	{"chanthroughput", 4_000_000, benchChanThroughput},
+	{"mutex", 8_000_000, benchMutex},
+	{"parkedchan", 1_000_000, benchParkedChan},
 }
 
 func usage() {
-	fmt.Fprintf(os.Stderr, "usage: %s <spawn|yield|timers|parked|preempt> [N]\n", os.Args[0])
+	names := make([]string, len(workloads))
+	for i, w := range workloads {
+		names[i] = w.name
+	}
+	fmt.Fprintf(os.Stderr, "usage: %s <%s> [N]\n", os.Args[0], strings.Join(names, "|"))
 	os.Exit(2)
 }
 

@@ -15,15 +15,23 @@ pub enum Workload {
     Timers,
     Parked,
     Preempt,
+    PingPong,
+    ChanThroughput,
+    Mutex,
+    ParkedChan,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 5] = [
+    pub const ALL: [Workload; 9] = [
         Workload::Spawn,
         Workload::Yield,
         Workload::Timers,
         Workload::Parked,
         Workload::Preempt,
+        Workload::PingPong,
+        Workload::ChanThroughput,
+        Workload::Mutex,
+        Workload::ParkedChan,
     ];
 
     pub fn name(self) -> &'static str {
@@ -33,6 +41,10 @@ impl Workload {
             Workload::Timers => "timers",
             Workload::Parked => "parked",
             Workload::Preempt => "preempt",
+            Workload::PingPong => "pingpong",
+            Workload::ChanThroughput => "chanthroughput",
+            Workload::Mutex => "mutex",
+            Workload::ParkedChan => "parkedchan",
         }
     }
 
@@ -45,6 +57,10 @@ impl Workload {
             Workload::Parked => 1_000_000,
             // A duration in ms, not a count.
             Workload::Preempt => 2000,
+            Workload::PingPong => 1_000_000,
+            Workload::ChanThroughput => 4_000_000,
+            Workload::Mutex => 8_000_000,
+            Workload::ParkedChan => 1_000_000,
         }
     }
 

@@ -13,8 +13,12 @@
 //! `bench/run.sh` runs all implementations alternately and writes
 //! `bench/RESULTS.md`.
 
+pub mod chanthroughput;
 pub mod common;
+pub mod mutex;
 pub mod parked;
+pub mod parkedchan;
+pub mod pingpong;
 pub mod preempt;
 pub mod spawn;
 pub mod timers;

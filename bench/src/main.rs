@@ -1,11 +1,14 @@
 //! `gort-bench <workload> [N]`: the gort side of the benchmark harness.
 //! Workloads and their peer implementations are described in each module of
 //! the `gort_bench` library (src/spawn.rs, src/yielding.rs, src/timers.rs,
-//! src/parked.rs, src/preempt.rs). gort runs with its default number of procs
+//! src/parked.rs, src/preempt.rs, src/pingpong.rs, src/chanthroughput.rs,
+//! src/mutex.rs, src/parkedchan.rs). gort runs with its default number of procs
 //! (= cores), except in `preempt`, which sets one.
 
 use gort_bench::common::{self, Workload};
-use gort_bench::{parked, preempt, spawn, timers, yielding};
+use gort_bench::{
+    chanthroughput, mutex, parked, parkedchan, pingpong, preempt, spawn, timers, yielding,
+};
 
 fn main() {
     // The measurement build without preemption (bench/run.py builds it with
@@ -21,5 +24,9 @@ fn main() {
         Workload::Timers => timers::run_gort(n),
         Workload::Parked => parked::run_gort(n),
         Workload::Preempt => preempt::run_gort(n),
+        Workload::PingPong => pingpong::run_gort(n),
+        Workload::ChanThroughput => chanthroughput::run_gort(n),
+        Workload::Mutex => mutex::run_gort(n),
+        Workload::ParkedChan => parkedchan::run_gort(n),
     });
 }

@@ -4,7 +4,9 @@
 //! the modules of the `gort_bench` library.
 
 use gort_bench::common::{self, Workload};
-use gort_bench::{parked, preempt, spawn, timers, yielding};
+use gort_bench::{
+    chanthroughput, mutex, parked, parkedchan, pingpong, preempt, spawn, timers, yielding,
+};
 
 fn main() {
     common::main(
@@ -16,6 +18,10 @@ fn main() {
             Workload::Timers => timers::run_may(n),
             Workload::Parked => parked::run_may(n),
             Workload::Preempt => preempt::run_may(n),
+            Workload::PingPong => pingpong::run_may(n),
+            Workload::ChanThroughput => chanthroughput::run_may(n),
+            Workload::Mutex => mutex::run_may(n),
+            Workload::ParkedChan => parkedchan::run_may(n),
         },
     );
 }

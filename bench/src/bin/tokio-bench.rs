@@ -5,7 +5,9 @@
 //! `gort_bench` library.
 
 use gort_bench::common::{self, Workload};
-use gort_bench::{parked, preempt, spawn, timers, yielding};
+use gort_bench::{
+    chanthroughput, mutex, parked, parkedchan, pingpong, preempt, spawn, timers, yielding,
+};
 
 fn main() {
     common::main("tokio", common::cores, |w, n| match w {
@@ -14,5 +16,9 @@ fn main() {
         Workload::Timers => timers::run_tokio(n),
         Workload::Parked => parked::run_tokio(n),
         Workload::Preempt => preempt::run_tokio(n),
+        Workload::PingPong => pingpong::run_tokio(n),
+        Workload::ChanThroughput => chanthroughput::run_tokio(n),
+        Workload::Mutex => mutex::run_tokio(n),
+        Workload::ParkedChan => parkedchan::run_tokio(n),
     });
 }
