@@ -69,6 +69,102 @@ fn main() {
         err.downcast_ref::<&str>().unwrap()
     );
 
+    // 6. A pipeline: generator → squarer → summer, connected by channels.
+    //    Dropping the last Sender closes a channel; `iter()` ends after draining.
+    let (nums_tx, nums) = gort::chan::<u64>(16);
+    let (squares_tx, squares) = gort::chan::<u64>(16);
+    gort::go(move || (1..=1000).for_each(|i| nums_tx.send(i).unwrap()));
+    gort::go(move || nums.iter().for_each(|i| squares_tx.send(i * i).unwrap()));
+    println!(
+        "6. pipeline: sum of the first 1000 squares = {}",
+        squares.iter().sum::<u64>()
+    );
+
+    // 7. Fan-in with select!: two producers at different rates, one consumer
+    //    with a time budget (`after`); closing `quit` stops the producers,
+    //    whose own select! offers a value or notices the close.
+    let (fast_tx, fast) = gort::chan::<&str>(0);
+    let (slow_tx, slow) = gort::chan::<&str>(0);
+    let (quit_tx, quit) = gort::chan::<()>(0);
+    let producer = |name: &'static str, every: Duration, tx: gort::Sender<&'static str>| {
+        let quit = quit.clone();
+        gort::go(move || {
+            loop {
+                gort::select! {
+                    send(tx, name) -> _ => gort::sleep(every),
+                    recv(quit) -> _ => return,
+                }
+            }
+        })
+    };
+    let producers = [
+        producer("fast", Duration::from_millis(1), fast_tx),
+        producer("slow", Duration::from_millis(7), slow_tx),
+    ];
+    let (mut n_fast, mut n_slow) = (0, 0);
+    let budget = gort::time::after(Duration::from_millis(50));
+    loop {
+        gort::select! {
+            recv(fast) -> _ => n_fast += 1,
+            recv(slow) -> _ => n_slow += 1,
+            recv(budget) -> _ => break,
+        }
+    }
+    quit_tx.close();
+    producers.into_iter().for_each(|p| p.join().unwrap());
+    println!("7. fan-in for 50 ms: {n_fast} fast and {n_slow} slow messages");
+
+    // 8. A worker pool: 8 workers share one job channel; a WaitGroup says when
+    //    every job is done; a Mutex guards the shared result.
+    let (jobs_tx, jobs) = gort::chan::<u64>(64);
+    let wg = std::sync::Arc::new(gort::sync::WaitGroup::new());
+    let primes = std::sync::Arc::new(gort::sync::Mutex::new(Vec::new()));
+    for _ in 0..8 {
+        let (jobs, wg, primes) = (jobs.clone(), wg.clone(), primes.clone());
+        wg.add(1);
+        gort::go(move || {
+            for n in jobs.iter() {
+                if n > 1 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0) {
+                    primes.lock().push(n);
+                }
+            }
+            wg.done();
+        });
+    }
+    (1..=10_000).for_each(|n| jobs_tx.send(n).unwrap());
+    drop(jobs_tx);
+    wg.wait();
+    println!(
+        "8. a pool of 8 workers found {} primes below 10 000",
+        primes.lock().len()
+    );
+
+    // 9. Context: a deadline cancels a whole tree of work.
+    use gort::context::Context;
+    let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(20));
+    let t = Instant::now();
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let ctx = ctx.clone();
+            gort::go(move || {
+                let mut rounds = 0u32;
+                let tick = gort::time::Ticker::new(Duration::from_millis(2));
+                loop {
+                    gort::select! {
+                        recv(tick.channel()) -> _ => rounds += 1,
+                        recv(ctx.done()) -> _ => return rounds,
+                    }
+                }
+            })
+        })
+        .collect();
+    let rounds: u32 = workers.into_iter().map(|h| h.join().unwrap()).sum();
+    println!(
+        "9. 4 workers stopped after {:?} by a 20 ms context deadline ({:?}), {rounds} ticks in all",
+        t.elapsed(),
+        ctx.err().unwrap()
+    );
+
     let s = gort::debug::stats();
     println!(
         "\nstats: {} goroutine switches, {} steals, {} OS threads for {} processors",
