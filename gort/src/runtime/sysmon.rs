@@ -215,8 +215,8 @@ fn sysmon() {
         DELAY_US.store(MIN_DELAY_US, Ordering::Relaxed);
         let now = os::nanotime();
         note_time(now);
-        let preempted = preempt::sysmon_check(now);
-        if retake(now) > 0 || woken || preempted {
+        let released = preempt::sysmon_check(now);
+        if retake(now) > 0 || woken || released {
             idle = 0;
         } else {
             idle += 1;
