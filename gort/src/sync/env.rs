@@ -17,8 +17,10 @@ use core::sync::atomic::{AtomicU32, Ordering};
 /// A 32-bit atomic word (signed values are stored as their bit pattern).
 pub(crate) trait Word {
     fn load(&self, o: Ordering) -> u32;
-    /// Strong compare-and-swap; the failure ordering is `Relaxed`.
-    fn cas(&self, old: u32, new: u32, o: Ordering) -> bool;
+    /// Strong compare-and-swap; the failure ordering is `Relaxed`. `Err`
+    /// carries the value found, so a retry loop needs no second load of a
+    /// contended line.
+    fn cas(&self, old: u32, new: u32, o: Ordering) -> Result<u32, u32>;
     /// Wrapping add; returns the *new* value.
     fn add(&self, v: u32, o: Ordering) -> u32;
 }
@@ -29,9 +31,8 @@ impl Word for AtomicU32 {
         AtomicU32::load(self, o)
     }
     #[inline(always)]
-    fn cas(&self, old: u32, new: u32, o: Ordering) -> bool {
+    fn cas(&self, old: u32, new: u32, o: Ordering) -> Result<u32, u32> {
         self.compare_exchange(old, new, o, Ordering::Relaxed)
-            .is_ok()
     }
     #[inline(always)]
     fn add(&self, v: u32, o: Ordering) -> u32 {
@@ -132,9 +133,8 @@ pub(crate) mod model {
         fn load(&self, o: Ordering) -> u32 {
             AtomicU32::load(self, o)
         }
-        fn cas(&self, old: u32, new: u32, o: Ordering) -> bool {
+        fn cas(&self, old: u32, new: u32, o: Ordering) -> Result<u32, u32> {
             self.compare_exchange(old, new, o, Ordering::Relaxed)
-                .is_ok()
         }
         fn add(&self, v: u32, o: Ordering) -> u32 {
             self.fetch_add(v, o).wrapping_add(v)

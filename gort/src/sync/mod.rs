@@ -7,7 +7,7 @@
 //!
 //! | type | Go | notes |
 //! |---|---|---|
-//! | [`Mutex<T>`], [`MutexGuard`] | `sync.Mutex` | spin briefly, then park; starvation mode bounds waits to ~1 ms |
+//! | [`Mutex<T>`], [`MutexGuard`] | `sync.Mutex` | spin briefly, then park; after 1 ms a waiter gets hand-off (starvation mode) |
 //! | [`RwLock<T>`], [`RwLockReadGuard`], [`RwLockWriteGuard`] | `sync.RWMutex` | writer preference, no writer starvation |
 //! | [`Cond`] | `sync.Cond` | with gort's `Mutex`; no lost wake-ups |
 //! | [`WaitGroup`] | `sync.WaitGroup` | `add(isize)`, `done`, `wait`; reusable at once |

@@ -18,8 +18,9 @@
 //!   waiter (and yields the processor to it); newcomers do not try to take
 //!   it and do not spin, they queue at the back. The waiter that receives it
 //!   switches back to normal mode if it is the last waiter or has waited less
-//!   than 1 ms. So no waiter waits much more than ~1 ms for its turn once the
-//!   lock changes hands.
+//!   than 1 ms. So a goroutine that keeps re-taking the lock cannot starve a
+//!   waiter: after 1 ms of waiting, the waiter is served at the next unlock
+//!   (the queue ahead of it permitting: hand-offs go in queue order).
 //!
 //! In starvation mode `LOCKED` is clear while the lock is being handed over;
 //! the mutex still counts as held (`STARVING` keeps everyone else out) and
@@ -83,7 +84,7 @@ impl<E: Env> RawMutex<E> {
     /// `lock`, saying why in `debug::dump` if it has to wait.
     #[inline]
     pub(crate) fn lock_as(&self, reason: WaitReason) {
-        if !self.state.cas(0, LOCKED, Ordering::Acquire) {
+        if self.state.cas(0, LOCKED, Ordering::Acquire).is_err() {
             self.lock_slow(reason);
         }
     }
@@ -93,12 +94,8 @@ impl<E: Env> RawMutex<E> {
     pub(crate) fn try_lock(&self) -> bool {
         let old = self.state.load(Ordering::Relaxed);
         // A waiter may be about to wake: we are running and may take it first.
-        old & (LOCKED | STARVING) == 0 && self.state.cas(old, old | LOCKED, Ordering::Acquire)
-    }
-
-    /// True if held right now (a hint, for `Debug`).
-    pub(crate) fn is_locked(&self) -> bool {
-        self.state.load(Ordering::Relaxed) & (LOCKED | STARVING) != 0
+        old & (LOCKED | STARVING) == 0
+            && self.state.cas(old, old | LOCKED, Ordering::Acquire).is_ok()
     }
 
     #[cold]
@@ -117,7 +114,7 @@ impl<E: Env> RawMutex<E> {
                 if !awoke
                     && old & WOKEN == 0
                     && old >> WAITER_SHIFT != 0
-                    && self.state.cas(old, old | WOKEN, Ordering::Relaxed)
+                    && self.state.cas(old, old | WOKEN, Ordering::Relaxed).is_ok()
                 {
                     awoke = true;
                 }
@@ -147,8 +144,8 @@ impl<E: Env> RawMutex<E> {
                 }
                 new &= !WOKEN;
             }
-            if !self.state.cas(old, new, Ordering::Acquire) {
-                old = self.state.load(Ordering::Relaxed);
+            if let Err(now) = self.state.cas(old, new, Ordering::Acquire) {
+                old = now;
                 continue;
             }
             if old & (LOCKED | STARVING) == 0 {
@@ -217,11 +214,13 @@ impl<E: Env> RawMutex<E> {
             }
             // Take the right to wake one.
             let new = (old - WAITER) | WOKEN;
-            if self.state.cas(old, new, Ordering::Release) {
-                E::semrelease(&self.sema, false);
-                return;
+            match self.state.cas(old, new, Ordering::Release) {
+                Ok(_) => {
+                    E::semrelease(&self.sema, false);
+                    return;
+                }
+                Err(now) => old = now,
             }
-            old = self.state.load(Ordering::Relaxed);
         }
     }
 }
@@ -232,8 +231,9 @@ impl<E: Env> RawMutex<E> {
 /// Outside a goroutine `lock` blocks the thread, so goroutines and plain
 /// threads can share one `Mutex`. There is no poisoning: a panic while the
 /// lock is held just unlocks it. Waiters are served roughly in order, and
-/// none waits more than about a millisecond once the lock changes hands
-/// (Go's starvation mode); `lock` is one CAS and `unlock` one atomic add when
+/// one that has waited over a millisecond switches the mutex to hand-off
+/// (Go's starvation mode), so a goroutine re-taking the lock in a loop
+/// cannot starve it. `lock` is one CAS and `unlock` one atomic add when
 /// nobody waits.
 ///
 /// ```
@@ -327,10 +327,15 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[inline]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.raw.try_lock().then_some(MutexGuard {
-            mutex: self,
-            _marker: PhantomData,
-        })
+        // Not `then_some`: a guard built for nothing would unlock on drop.
+        if self.raw.try_lock() {
+            Some(MutexGuard {
+                mutex: self,
+                _marker: PhantomData,
+            })
+        } else {
+            None
+        }
     }
 
     /// The data, through an exclusive borrow (no locking needed).
@@ -414,8 +419,8 @@ impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
 /// code above, in normal mode and with every park counting as starving.
 #[cfg(all(test, loom))]
 mod loom_mutex {
+    use super::super::env::Env;
     use super::super::env::model::{Model, ModelSema};
-    use super::super::env::{Env, Word};
     use super::{LOCKED, RawMutex, STARVING};
     use core::sync::atomic::Ordering;
     use loom::cell::UnsafeCell;

@@ -73,16 +73,17 @@ impl<E: Env> RawRwLock<E> {
     }
 
     pub(crate) fn try_read(&self) -> bool {
+        let mut c = self.reader_count.load(Ordering::Relaxed);
         loop {
-            let c = self.reader_count.load(Ordering::Relaxed);
             if (c as i32) < 0 {
                 return false;
             }
-            if self
+            match self
                 .reader_count
                 .cas(c, c.wrapping_add(1), Ordering::Acquire)
             {
-                return true;
+                Ok(_) => return true,
+                Err(now) => c = now,
             }
         }
     }
@@ -126,9 +127,10 @@ impl<E: Env> RawRwLock<E> {
         if !self.w.try_lock() {
             return false;
         }
-        if !self
+        if self
             .reader_count
             .cas(0, (-MAX_READERS) as u32, Ordering::Acquire)
+            .is_err()
         {
             // SAFETY: taken just above.
             unsafe { self.w.unlock() };
@@ -265,10 +267,15 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(l.try_read().is_some());
     /// ```
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
-        self.raw.try_read().then_some(RwLockReadGuard {
-            lock: self,
-            _marker: PhantomData,
-        })
+        // Not `then_some`: a guard built for nothing would unlock on drop.
+        if self.raw.try_read() {
+            Some(RwLockReadGuard {
+                lock: self,
+                _marker: PhantomData,
+            })
+        } else {
+            None
+        }
     }
 
     /// Takes the write lock if nobody holds the lock.
@@ -281,10 +288,15 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(l.try_write().is_some());
     /// ```
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
-        self.raw.try_write().then_some(RwLockWriteGuard {
-            lock: self,
-            _marker: PhantomData,
-        })
+        // Not `then_some`: a guard built for nothing would unlock on drop.
+        if self.raw.try_write() {
+            Some(RwLockWriteGuard {
+                lock: self,
+                _marker: PhantomData,
+            })
+        } else {
+            None
+        }
     }
 
     /// The data, through an exclusive borrow (no locking needed).
@@ -386,7 +398,6 @@ impl<T: ?Sized + fmt::Display> fmt::Display for RwLockWriteGuard<'_, T> {
 /// `RUSTFLAGS="--cfg loom" cargo test --release -p gort --lib loom_rwlock`.
 #[cfg(all(test, loom))]
 mod loom_rwlock {
-    use super::super::env::Word;
     use super::super::env::model::{Model, ModelSema};
     use super::super::mutex::RawMutex;
     use super::RawRwLock;

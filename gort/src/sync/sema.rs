@@ -148,11 +148,6 @@ impl<S> Locked<'_, S> {
         unsafe { &mut *self.list.queue.get() }
     }
 
-    /// True if nobody waits.
-    pub(crate) fn is_empty(&mut self) -> bool {
-        self.queue().head.is_null()
-    }
-
     /// Queues `w` (at the front if `lifo`) and parks until a waker pops it and
     /// calls `wake`. The lock is released by the park, once the caller is
     /// parked (a thread: before it sleeps).
