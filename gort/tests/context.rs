@@ -98,11 +98,11 @@ fn cancel_wakes_every_waiter() {
         let waiters: Vec<_> = (0..16)
             .map(|_| {
                 let ctx = ctx.clone();
-                gort::go(move || ctx.done().recv())
+                gort::go(move || ctx.done().recv_timeout(EVENTUALLY))
             })
             .collect();
         let thread_ctx = ctx.clone();
-        let thread = std::thread::spawn(move || thread_ctx.done().recv());
+        let thread = std::thread::spawn(move || thread_ctx.done().recv_timeout(EVENTUALLY));
         gort::sleep(20 * MS);
         assert!(
             waiters.iter().all(|w| !w.is_finished()),
@@ -110,9 +110,12 @@ fn cancel_wakes_every_waiter() {
         );
         cancel.cancel();
         for w in waiters {
-            assert!(matches!(w.join().unwrap(), Err(RecvError)));
+            assert!(matches!(w.join().unwrap(), Err(RecvTimeoutError::Closed)));
         }
-        assert!(matches!(thread.join().unwrap(), Err(RecvError)));
+        assert!(matches!(
+            thread.join().unwrap(),
+            Err(RecvTimeoutError::Closed)
+        ));
     });
 }
 
@@ -320,6 +323,7 @@ fn workers_stop_on_cancel() {
                         gort::select! {
                             recv(rx) -> v => sum += v.unwrap(),
                             recv(ctx.done()) -> _v => break,
+                            after(EVENTUALLY) => panic!("cancel never reached the worker"),
                         }
                     }
                     sum
@@ -484,14 +488,17 @@ fn concurrent_cancels_and_deadline_settle_on_one_error() {
                 .collect();
             let waiter = {
                 let child = child.clone();
-                gort::go(move || child.done().recv())
+                gort::go(move || child.done().recv_timeout(EVENTUALLY))
             };
             wait_done(&ctx);
             let e = ctx.err().expect("done without an error");
             for h in hs {
                 h.join().unwrap();
             }
-            assert!(matches!(waiter.join().unwrap(), Err(RecvError)));
+            assert!(matches!(
+                waiter.join().unwrap(),
+                Err(RecvTimeoutError::Closed)
+            ));
             assert_eq!(ctx.err(), Some(e), "round {round}: the error changed");
             assert_eq!(child.err(), Some(e), "round {round}: child's error differs");
             let (late, _lf) = ctx.with_cancel();
@@ -658,7 +665,12 @@ fn finished_contexts_leave_no_goroutines() {
         let waiters: Vec<_> = (0..10)
             .map(|_| {
                 let ctx = ctx.clone();
-                gort::go(move || ctx.done().recv().is_err())
+                gort::go(move || {
+                    matches!(
+                        ctx.done().recv_timeout(EVENTUALLY),
+                        Err(RecvTimeoutError::Closed)
+                    )
+                })
             })
             .collect();
         cancel.cancel();
