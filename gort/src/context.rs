@@ -338,6 +338,11 @@ impl Context {
 
     /// A channel that is closed when this context is cancelled (it never
     /// carries a value). Usable in `select!`.
+    ///
+    /// The context owns the channel's only sender: a clone of this receiver
+    /// kept after every handle to an uncancelled derived context (and its
+    /// `CancelFn`) is dropped sees the channel closed, although `err()` could
+    /// no longer be asked. Keep the `Context` while you wait on `done()`.
     pub fn done(&self) -> &Receiver<()> {
         let mut n = &self.node;
         loop {
