@@ -265,46 +265,20 @@ impl<T> Chan<T> {
             }
             Err(v) => v,
         };
-        let deadline = match wait {
-            Wait::No => {
-                self.lock.unlock();
-                return SendResult::Full(v);
-            }
-            Wait::Forever => 0,
-            Wait::Until(d) => {
-                if os::nanotime() >= d {
-                    self.lock.unlock();
-                    return SendResult::Timeout(v);
-                }
-                d
-            }
+        let Some(deadline) = self.deadline_or_unlock(wait) else {
+            return match wait {
+                Wait::No => SendResult::Full(v),
+                _ => SendResult::Timeout(v),
+            };
         };
         let mut slot = MaybeUninit::new(v);
-        let parker = Parker::new();
-        let mut sg = Sudog::new();
-        sg.parker = &parker;
-        sg.elem = slot.as_mut_ptr() as *mut u8;
-        let sgp: *mut Sudog = &mut sg;
-        // SAFETY: lock held; `sg` and `slot` stay put until we return, and we
-        // unlink `sg` (or a waker has) before that.
+        // SAFETY: lock held; `slot` holds the value until a receiver takes it
+        // (`Some(true)`), and is ours again otherwise.
         unsafe {
-            self.enqueue(sgp, true);
-            let won = parker.park(
-                unlock_one,
-                &self.lock as *const Lock as *const (),
-                deadline,
-                WaitReason::ChanSend,
-            );
-            if won == TIMEOUT {
-                self.lock.lock();
-                self.dequeue(sgp, true);
-                self.lock.unlock();
-                return SendResult::Timeout(slot.assume_init_read());
-            }
-            if (*sgp).ok {
-                SendResult::Sent
-            } else {
-                SendResult::Closed(slot.assume_init_read())
+            match self.block(slot.as_mut_ptr() as *mut u8, true, deadline) {
+                Some(true) => SendResult::Sent,
+                Some(false) => SendResult::Closed(slot.assume_init_read()),
+                None => SendResult::Timeout(slot.assume_init_read()),
             }
         }
     }
@@ -323,46 +297,74 @@ impl<T> Chan<T> {
                 None => RecvResult::Closed,
             };
         }
-        let deadline = match wait {
-            Wait::No => {
-                self.lock.unlock();
-                return RecvResult::Empty;
-            }
-            Wait::Forever => 0,
-            Wait::Until(d) => {
-                if os::nanotime() >= d {
-                    self.lock.unlock();
-                    return RecvResult::Timeout;
-                }
-                d
-            }
+        let Some(deadline) = self.deadline_or_unlock(wait) else {
+            return match wait {
+                Wait::No => RecvResult::Empty,
+                _ => RecvResult::Timeout,
+            };
         };
         let mut slot = MaybeUninit::<T>::uninit();
+        // SAFETY: lock held; a sender fills `slot` exactly when it reports
+        // `Some(true)`.
+        unsafe {
+            match self.block(slot.as_mut_ptr() as *mut u8, false, deadline) {
+                Some(true) => RecvResult::Received(slot.assume_init_read()),
+                Some(false) => RecvResult::Closed,
+                None => RecvResult::Timeout,
+            }
+        }
+    }
+
+    /// With the lock held and the operation unable to proceed: the park
+    /// deadline for `wait` (0 for none), or `None`, lock released, if it must
+    /// not wait (non-blocking, or the deadline has passed).
+    fn deadline_or_unlock(&self, wait: Wait) -> Option<i64> {
+        match wait {
+            Wait::Forever => Some(0),
+            Wait::Until(d) if os::nanotime() < d => Some(d),
+            Wait::No | Wait::Until(_) => {
+                self.lock.unlock();
+                None
+            }
+        }
+    }
+
+    /// Waits as a sender (`send`) or receiver with `elem` as the value slot:
+    /// queues a sudog, parks, and unlinks it again after a timeout. Returns
+    /// the sudog's `ok` (true: a value was handed over; false: the channel
+    /// closed), or `None` on timeout. Returns with the lock released.
+    ///
+    /// # Safety
+    /// The lock is held; `elem` is a `MaybeUninit<T>` that stays put until
+    /// this returns.
+    unsafe fn block(&self, elem: *mut u8, send: bool, deadline: i64) -> Option<bool> {
         let parker = Parker::new();
         let mut sg = Sudog::new();
         sg.parker = &parker;
-        sg.elem = slot.as_mut_ptr() as *mut u8;
+        sg.elem = elem;
         let sgp: *mut Sudog = &mut sg;
-        // SAFETY: as in `send`.
+        let reason = if send {
+            WaitReason::ChanSend
+        } else {
+            WaitReason::ChanReceive
+        };
+        // SAFETY: lock held; `sg` stays put until we return, and we unlink it
+        // (or a waker has) before that.
         unsafe {
-            self.enqueue(sgp, false);
+            self.enqueue(sgp, send);
             let won = parker.park(
                 unlock_one,
                 &self.lock as *const Lock as *const (),
                 deadline,
-                WaitReason::ChanReceive,
+                reason,
             );
             if won == TIMEOUT {
                 self.lock.lock();
-                self.dequeue(sgp, false);
+                self.dequeue(sgp, send);
                 self.lock.unlock();
-                return RecvResult::Timeout;
+                return None;
             }
-            if (*sgp).ok {
-                RecvResult::Received(slot.assume_init_read())
-            } else {
-                RecvResult::Closed
-            }
+            Some((*sgp).ok)
         }
     }
 

@@ -101,31 +101,6 @@ impl<T> Sender<T> {
         self.chan.close()
     }
 
-    /// Values buffered now.
-    pub fn len(&self) -> usize {
-        self.chan.len()
-    }
-
-    /// True if nothing is buffered now.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The buffer's size (0 for an unbuffered channel).
-    pub fn capacity(&self) -> usize {
-        self.chan.capacity()
-    }
-
-    /// True once the channel has been closed.
-    pub fn is_closed(&self) -> bool {
-        self.chan.is_closed()
-    }
-
-    /// True if both ends belong to the same channel.
-    pub fn same_channel(&self, other: &Sender<T>) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
-    }
-
     /// Takes one buffered value out and drops it (timers empty their own
     /// channel on `stop`). True if there was one.
     pub(crate) fn drain_one(&self) -> bool {
@@ -178,31 +153,6 @@ impl<T> Receiver<T> {
         TryIter { rx: self }
     }
 
-    /// Values buffered now.
-    pub fn len(&self) -> usize {
-        self.chan.len()
-    }
-
-    /// True if nothing is buffered now.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The buffer's size (0 for an unbuffered channel).
-    pub fn capacity(&self) -> usize {
-        self.chan.capacity()
-    }
-
-    /// True once the channel has been closed (values may still be buffered).
-    pub fn is_closed(&self) -> bool {
-        self.chan.is_closed()
-    }
-
-    /// True if both ends belong to the same channel.
-    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
-    }
-
     /// Handles (senders and receivers) on this channel, this one included.
     pub(crate) fn handles(&self) -> usize {
         Arc::strong_count(&self.chan)
@@ -234,25 +184,51 @@ impl<T> Clone for Receiver<T> {
     }
 }
 
-impl<T> fmt::Debug for Sender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender")
-            .field("len", &self.len())
-            .field("capacity", &self.capacity())
-            .field("closed", &self.is_closed())
-            .finish()
-    }
+/// What both ends offer: the channel's state, and `Debug`.
+macro_rules! either_end {
+    ($end:ident) => {
+        impl<T> $end<T> {
+            /// Values buffered now.
+            pub fn len(&self) -> usize {
+                self.chan.len()
+            }
+
+            /// True if nothing is buffered now.
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// The buffer's size (0 for an unbuffered channel).
+            pub fn capacity(&self) -> usize {
+                self.chan.capacity()
+            }
+
+            /// True once the channel has been closed (a receiver may still
+            /// find values buffered).
+            pub fn is_closed(&self) -> bool {
+                self.chan.is_closed()
+            }
+
+            /// True if both handles belong to the same channel.
+            pub fn same_channel(&self, other: &$end<T>) -> bool {
+                Arc::ptr_eq(&self.chan, &other.chan)
+            }
+        }
+
+        impl<T> fmt::Debug for $end<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($end))
+                    .field("len", &self.len())
+                    .field("capacity", &self.capacity())
+                    .field("closed", &self.is_closed())
+                    .finish()
+            }
+        }
+    };
 }
 
-impl<T> fmt::Debug for Receiver<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Receiver")
-            .field("len", &self.len())
-            .field("capacity", &self.capacity())
-            .field("closed", &self.is_closed())
-            .finish()
-    }
-}
+either_end!(Sender);
+either_end!(Receiver);
 
 /// Blocking iterator over a `Receiver` (see `Receiver::iter`).
 pub struct Iter<'a, T> {
