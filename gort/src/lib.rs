@@ -34,6 +34,7 @@ mod chan;
 pub mod context;
 mod control;
 pub mod debug;
+pub mod ffi;
 mod runtime;
 mod scope;
 mod spawn;

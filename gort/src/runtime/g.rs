@@ -135,6 +135,11 @@ pub(crate) struct G {
     pub lockedm: *mut M,
     /// `lock_os_thread` calls not yet undone by `unlock_os_thread`.
     pub lockcount: u32,
+    /// The runtime's own wirings (a foreign callback running on this
+    /// goroutine, see `sched::cgocallback`), kept apart from `lockcount` so
+    /// that a user's unmatched `unlock_os_thread` cannot undo them (Go's
+    /// `lockedInt`).
+    pub lockint: u32,
 }
 
 const _: () = assert!(core::mem::offset_of!(G, stack) + core::mem::size_of::<Stack>() <= 64);
@@ -158,6 +163,7 @@ impl G {
             locked: false,
             lockedm: core::ptr::null_mut(),
             lockcount: 0,
+            lockint: 0,
         }
     }
 

@@ -68,6 +68,11 @@ pub(crate) struct M {
     pub affine_lock: Lock,
     pub affine: UnsafeCell<Affine>,
     pub naffine: AtomicU32,
+    /// On an extra M (one lent to a thread the runtime did not create, so
+    /// that foreign code can call back into goroutine code: see
+    /// `sched::cgocallback`), the goroutine its callbacks run on; null on
+    /// the runtime's own Ms.
+    pub extrag: *mut super::g::G,
 }
 
 thread_local! {
@@ -166,7 +171,7 @@ pub(crate) fn getg() -> *mut super::g::G {
     unsafe { (*m).curg }
 }
 
-fn setm(m: *mut M) {
+pub(crate) fn setm(m: *mut M) {
     CURRENT_M.with(|c| c.set(m));
 }
 
@@ -392,6 +397,7 @@ fn alloc_m(id: u64, pp: *mut P, spinning: bool) -> *mut M {
                 tail: null_mut(),
             }),
             naffine: AtomicU32::new(0),
+            extrag: null_mut(),
         }));
     }
     // SAFETY: an exited M is ours alone, except for racy reads of its atomics
@@ -407,6 +413,14 @@ fn alloc_m(id: u64, pp: *mut P, spinning: bool) -> *mut M {
         (*m).deadlink = null_mut();
     }
     m
+}
+
+/// A descriptor for an extra M (see `M.extrag`): no thread is started; the
+/// caller binds it to the foreign thread it runs on. It starts as every M
+/// does: on g0 (`switching` set), without a P.
+pub(crate) fn new_extra_m() -> *mut M {
+    let id = MCOUNT.fetch_add(1, Ordering::Relaxed) + 1;
+    alloc_m(id, null_mut(), false)
 }
 
 fn seed(id: u64) -> u64 {

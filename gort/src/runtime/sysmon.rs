@@ -26,7 +26,7 @@
 //! is idle sysmon sleeps until a P starts running again (after a last scavenge).
 
 use super::p::PStatus;
-use super::sched::{self, SCHED, gfree, gomaxprocs, handoffp, procs};
+use super::sched::{self, SCHED, gfree, gomaxprocs};
 use super::{os, preempt};
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 
@@ -250,16 +250,8 @@ fn retake(now: i64) -> usize {
             {
                 continue;
             }
-            if (*pp).cas_status(PStatus::Syscall, PStatus::Idle) {
+            if sched::retake_syscall_p(pp) {
                 n += 1;
-                (*pp).syscalltick.fetch_add(1, Ordering::Relaxed);
-                if (*pp).id >= gomaxprocs() {
-                    SCHED.lock.lock();
-                    procs::retire_locked(pp);
-                    SCHED.lock.unlock();
-                } else {
-                    handoffp(pp);
-                }
             }
         }
     }

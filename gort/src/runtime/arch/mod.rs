@@ -14,7 +14,10 @@
 //!   (the thread is ending: `lock_os_thread`);
 //! - `gogo_start(sp, gp) -> !`: start a new goroutine: call
 //!   `sched::goroutine_main(gp)` on a fresh stack whose top is `sp`, with the
-//!   ABI's default floating-point control state.
+//!   ABI's default floating-point control state;
+//! - `cgocallback_switch(arg, f, sp, g0_sp_out)`: for a callback on a foreign
+//!   thread: make the stack below the caller the M's g0, call `f(arg)` on the
+//!   goroutine stack at `sp`, and come back.
 //!
 //! Only the asm lives here; what runs on each side of a switch is in `sched`.
 

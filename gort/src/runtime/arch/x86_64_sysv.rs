@@ -292,3 +292,44 @@ pub(crate) unsafe extern "C" fn mexit(g0_sp: usize) -> ! {
         "ret",
     )
 }
+
+/// Records in `*g0_sp_out` a 16-aligned g0 stack top just below this call's
+/// frame, then calls `f(arg)` on the goroutine stack whose top is `sp` and,
+/// when `f` returns, returns on the caller's stack (Go's `cgocallback`).
+///
+/// For a callback on a thread the runtime did not create: the thread's own
+/// stack, below the foreign frames, serves as its extra M's g0 while the
+/// callback's goroutine runs (`mcall` switches there if it parks). The
+/// caller's callee-saved registers are preserved as in any call: RBX and RBP
+/// here, the rest by `f`, which is `extern "C"` (a park in between restores
+/// them through the goroutine's `Gobuf`).
+///
+/// # Safety
+/// `sp` is the top of a stack owned by the current M's goroutine, on which
+/// nothing is live; `f` must not unwind.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn cgocallback_switch(
+    arg: *mut u8,
+    f: unsafe extern "C" fn(*mut u8),
+    sp: usize,
+    g0_sp_out: *mut usize,
+) {
+    naked_asm!(
+        "push rbp",
+        "mov rbp, rsp",
+        "push rbx",
+        "mov rbx, rsp",
+        // g0 grows down from below our frame (16 bytes of gap, then aligned).
+        "lea rax, [rsp - 16]",
+        "and rax, -16",
+        "mov [rcx], rax",
+        "mov rsp, rdx",
+        "and rsp, -16",
+        // f(arg): RDI still holds arg; the call leaves the callee RSP ≡ 8 (mod 16).
+        "call rsi",
+        "mov rsp, rbx",
+        "pop rbx",
+        "pop rbp",
+        "ret",
+    )
+}

@@ -104,6 +104,15 @@ const SIGALTSTACK_SIZE: usize = 64 * 1024;
 /// - Sets the timer slack to 1 µs: idle Ms sleep until the next timer, and the
 ///   default 50 µs slack would be added to every sleeper's wake-up.
 pub(crate) fn thread_setup() -> AltStack {
+    let ours = altstack_setup();
+    set_timer_slack_ns(1_000);
+    ours
+}
+
+/// Gives the current thread an alternate signal stack unless it has one big
+/// enough (`thread_setup`'s first half: also for threads the runtime lends an
+/// M to, whose other settings are their owner's).
+pub(crate) fn altstack_setup() -> AltStack {
     let mut ours = AltStack(None);
     // SAFETY: querying the current alternate stack with a null new-stack pointer.
     unsafe {
@@ -137,7 +146,6 @@ pub(crate) fn thread_setup() -> AltStack {
             }
         }
     }
-    set_timer_slack_ns(1_000);
     ours
 }
 

@@ -9,6 +9,8 @@
 //! - `page_size()`, `write_stderr()` (async-signal-safe), `abort()`;
 //! - `thread_setup()` / `thread_teardown()`: per-thread set-up of a runtime
 //!   thread (signal stack, timer slack) and its undoing when an M exits;
+//!   `altstack_setup()`: only the signal stack, for a foreign thread that is
+//!   lent an M (undone by `thread_teardown` too);
 //! - `current_tid()`, `signal_thread(tid, sig)`: preemption signals to one thread;
 //!   `thread_blocked(tid)`: is it asleep in the kernel;
 //! - `text_range(addr)`: the code range of the loaded object containing `addr`.

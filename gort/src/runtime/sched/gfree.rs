@@ -175,6 +175,22 @@ pub(crate) fn newproc(
     Ok(id)
 }
 
+/// A goroutine for an extra M (see `cgocallback`): registered in `allgs` (so
+/// `debug::dump` lists it while it runs a callback), with a stack of the
+/// default size, and Dead (not counted, not runnable) until a callback starts
+/// on it. It is never freed: extra Ms and their goroutines are pooled.
+pub(crate) fn new_extra_g() -> io::Result<*mut G> {
+    let s = stack::stackalloc(stack::default_size())?;
+    let gp = Box::into_raw(Box::new(G::new()));
+    // SAFETY: just made: ours.
+    unsafe {
+        (*gp).stack = s;
+        (*gp).status.store(Status::Dead as u32, Ordering::Release);
+        crate::runtime::g::allgs_add(gp);
+    }
+    Ok(gp)
+}
+
 /// Ids are reserved from the global counter this many at a time per P (Go's
 /// `_GoidCacheBatch`): ids stay unique and roughly increasing, and spawning does
 /// not bounce the counter's cache line between cores.

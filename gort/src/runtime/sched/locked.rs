@@ -53,17 +53,14 @@ pub(crate) fn lock() {
                 Some(n) => n,
                 None => fatal("lock_os_thread: nesting overflow"),
             };
-            if (*gp).lockcount == 1 {
-                (*gp).lockedm = m;
-                (*m).lockedg = gp;
-                (*gp).locked = true;
-            }
+            wire(m, gp);
         }
     });
 }
 
-/// Undoes one `lock`; the last one unwires the goroutine. Does nothing for a
-/// goroutine that is not locked, or outside a goroutine.
+/// Undoes one `lock`; the last one unwires the goroutine, unless the runtime
+/// holds it wired itself (`lock_internal`). Does nothing for a goroutine
+/// that is not locked, or outside a goroutine.
 pub(crate) fn unlock() {
     on_current(|m, gp| {
         // SAFETY: the current M and the goroutine it runs (a locked one cannot
@@ -73,11 +70,70 @@ pub(crate) fn unlock() {
                 return;
             }
             (*gp).lockcount -= 1;
-            if (*gp).lockcount == 0 {
-                unwire(m, gp);
-            }
+            unwire_if_free(m, gp);
         }
     });
+}
+
+/// The runtime's own `lock` (Go's `lockOSThread`), on `gp` running on `m`:
+/// counted apart from the user's, which cannot undo it.
+///
+/// # Safety
+/// `m` is the current M and `gp` its goroutine (`m.curg`), held in place
+/// (no preemption) by the caller.
+#[inline]
+pub(crate) unsafe fn lock_internal(m: *mut M, gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*gp).lockint += 1;
+        wire(m, gp);
+    }
+}
+
+/// Undoes one `lock_internal`.
+///
+/// # Safety
+/// As `lock_internal`, with a `lock_internal` of `gp` outstanding.
+#[inline]
+pub(crate) unsafe fn unlock_internal(m: *mut M, gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        if (*gp).lockint == 0 {
+            fatal("unlock_internal: goroutine not wired by the runtime");
+        }
+        (*gp).lockint -= 1;
+        unwire_if_free(m, gp);
+    }
+}
+
+/// Wires `gp` to `m` (again: idempotent).
+///
+/// # Safety
+/// `gp` runs on `m`, the current M.
+#[inline]
+unsafe fn wire(m: *mut M, gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        if !(*gp).locked {
+            (*gp).lockedm = m;
+            (*m).lockedg = gp;
+            (*gp).locked = true;
+        }
+    }
+}
+
+/// Unwires `gp` once neither the user nor the runtime holds it wired.
+///
+/// # Safety
+/// `gp` is wired to `m`, which is the current M.
+#[inline]
+unsafe fn unwire_if_free(m: *mut M, gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        if (*gp).lockcount == 0 && (*gp).lockint == 0 {
+            unwire(m, gp);
+        }
+    }
 }
 
 /// # Safety
@@ -91,6 +147,7 @@ unsafe fn unwire(m: *mut M, gp: *mut G) {
         (*gp).locked = false;
         (*gp).lockedm = null_mut();
         (*gp).lockcount = 0;
+        (*gp).lockint = 0;
         (*m).lockedg = null_mut();
     }
 }

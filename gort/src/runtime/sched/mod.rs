@@ -33,6 +33,8 @@
 //! Locks: `SCHED.lock` protects the idle-P and idle-M lists and the global queue.
 //! Order: P.timers.lock → SCHED.lock → gfree lock. Never held across a switch.
 
+pub(crate) mod cgocallback;
+mod extram;
 pub(crate) mod gfree;
 mod idle;
 pub(crate) mod locked;
@@ -43,11 +45,11 @@ mod syscall;
 mod systemstack;
 
 pub(crate) use gfree::newproc;
-pub(crate) use idle::{handoffp, stopm, wakep};
+pub(crate) use idle::{stopm, wakep};
 pub(crate) use park::{
     can_park, dropg, goexit, gopark, goready, goready_batch, gosched, gosched_global, preempt_park,
 };
-pub(crate) use syscall::{entersyscall, exitsyscall};
+pub(crate) use syscall::{entersyscall, exitsyscall, retake_syscall_p};
 pub(crate) use systemstack::systemstack;
 
 use super::g::{G, Status, setgstatus};

@@ -12,7 +12,7 @@
 use super::{SCHED, acquirep, dropg, execute, globrunqput, gomaxprocs, idle, procs, schedule};
 use crate::runtime::g::{G, Status, setgstatus};
 use crate::runtime::m::NoPreempt;
-use crate::runtime::p::PStatus;
+use crate::runtime::p::{P, PStatus};
 use crate::runtime::{fatal, preempt, sysmon};
 use core::ptr::null_mut;
 use core::sync::atomic::Ordering;
@@ -57,15 +57,22 @@ pub(crate) fn exitsyscall() {
         let oldp = (*m).oldp;
         (*m).oldp = null_mut();
         (*m).in_syscall = false;
-        // Fast path: our P is still ours.
-        if (*oldp).id < gomaxprocs() && (*oldp).cas_status(PStatus::Syscall, PStatus::Running) {
+        // Fast path: our P is still ours. (An extra M entering its first
+        // callback had none: see `cgocallback`.)
+        if !oldp.is_null()
+            && (*oldp).id < gomaxprocs()
+            && (*oldp).cas_status(PStatus::Syscall, PStatus::Running)
+        {
             (*oldp).m = null_mut();
             acquirep(m, oldp);
             (*oldp).syscalltick.fetch_add(1, Ordering::Relaxed);
             setgstatus(gp, Status::Syscall, Status::Running);
             return;
         }
-        if (*oldp).id >= gomaxprocs() && (*oldp).cas_status(PStatus::Syscall, PStatus::Idle) {
+        if !oldp.is_null()
+            && (*oldp).id >= gomaxprocs()
+            && (*oldp).cas_status(PStatus::Syscall, PStatus::Idle)
+        {
             // set_procs shrank below it while we were away: retire it.
             SCHED.lock.lock();
             procs::retire_locked(oldp);
@@ -84,6 +91,30 @@ pub(crate) fn exitsyscall() {
         // from here, so no preemption can land before `mcall` takes its hold.
         drop(hold);
         super::park::mcall(exitsyscall0);
+    }
+}
+
+/// Takes `pp` from the M that left it in `blocking` and finds it a new owner
+/// (sysmon's retake; also a foreign thread's extra M giving up the P it kept
+/// when the thread exits). Returns false if the M took it back first.
+///
+/// # Safety
+/// `pp` is a live P.
+pub(crate) unsafe fn retake_syscall_p(pp: *mut P) -> bool {
+    // SAFETY: per the contract; winning the CAS makes the P ours.
+    unsafe {
+        if !(*pp).cas_status(PStatus::Syscall, PStatus::Idle) {
+            return false;
+        }
+        (*pp).syscalltick.fetch_add(1, Ordering::Relaxed);
+        if (*pp).id >= gomaxprocs() {
+            SCHED.lock.lock();
+            procs::retire_locked(pp);
+            SCHED.lock.unlock();
+        } else {
+            idle::handoffp(pp);
+        }
+        true
     }
 }
 

@@ -1,0 +1,200 @@
+//! `Callback<F>`: a closure behind a C-callable function pointer.
+
+use super::abi::{Args, Frame};
+use super::table::{self, CAPACITY, Entry};
+use super::types::sealed::{ArgSealed, RetSealed};
+use super::types::{Arg, Ret};
+use crate::runtime::sched::cgocallback::cgocallback;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+/// A closure callable from foreign code through a plain function pointer of
+/// type `F`: `extern "C" fn(A1, …, An) -> R` or `extern "system" fn(…) -> R`,
+/// with up to 16 arguments of the types listed in the [module
+/// documentation](super).
+///
+/// The pointer (`as_fn`) is one of the binary's pre-built entry points; it
+/// runs the closure for as long as the `Callback` lives. Dropping the
+/// `Callback` frees the entry point for reuse. See the [module
+/// documentation](super) for where the closure runs and what it may do.
+pub struct Callback<F> {
+    slot: u32,
+    entry: NonNull<Entry>,
+    /// Frees the closure behind `entry` (its concrete type is erased).
+    drop_entry: unsafe fn(NonNull<Entry>),
+    _f: PhantomData<F>,
+}
+
+// SAFETY: the closure is `Send + Sync` (required by every `new`), and the
+// slot is released through the table's lock.
+unsafe impl<F> Send for Callback<F> {}
+// SAFETY: as above; `&Callback` only reads the slot number.
+unsafe impl<F> Sync for Callback<F> {}
+
+/// The closure of one callback, behind its type-erased `Entry` head.
+#[repr(C)]
+struct Inner<C> {
+    entry: Entry,
+    closure: C,
+}
+
+/// No entry point was free: every slot of the table belongs to a live
+/// `Callback`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackError {
+    capacity: usize,
+}
+
+impl CallbackError {
+    /// The table's capacity ([`CAPACITY`](super::CAPACITY)).
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+impl fmt::Display for CallbackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the callback table is full: all {} entry points belong to live Callbacks",
+            self.capacity
+        )
+    }
+}
+
+impl std::error::Error for CallbackError {}
+
+impl<F> Callback<F> {
+    /// Publishes `closure` in a free slot.
+    ///
+    /// # Safety
+    /// `invoke` reads the arguments of `F`'s signature and runs an
+    /// `Inner<C>`'s closure on them.
+    unsafe fn install<C>(
+        closure: C,
+        invoke: unsafe fn(*const Entry, *mut Frame),
+    ) -> Result<Self, CallbackError> {
+        let inner = Box::new(Inner {
+            entry: Entry { invoke },
+            closure,
+        });
+        let entry = NonNull::from(Box::leak(inner)).cast::<Entry>();
+        match table::alloc(entry.as_ptr()) {
+            Some(slot) => Ok(Callback {
+                slot,
+                entry,
+                drop_entry: drop_inner::<C>,
+                _f: PhantomData,
+            }),
+            None => {
+                // SAFETY: just leaked above, never published.
+                unsafe { drop_inner::<C>(entry) };
+                Err(CallbackError { capacity: CAPACITY })
+            }
+        }
+    }
+
+    /// The entry point's address.
+    fn addr(&self) -> usize {
+        table::stub_addr(self.slot)
+    }
+}
+
+/// # Safety
+/// `entry` heads a leaked `Box<Inner<C>>` that nothing can reach any more.
+unsafe fn drop_inner<C>(entry: NonNull<Entry>) {
+    // SAFETY: per the contract.
+    drop(unsafe { Box::from_raw(entry.cast::<Inner<C>>().as_ptr()) });
+}
+
+impl<F> Drop for Callback<F> {
+    fn drop(&mut self) {
+        // Withdrawn first: a call that starts from now on aborts instead of
+        // reaching freed memory.
+        table::free(self.slot);
+        // SAFETY: the entry was ours and is no longer published.
+        unsafe { (self.drop_entry)(self.entry) };
+    }
+}
+
+impl<F> fmt::Debug for Callback<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Callback")
+            .field("slot", &self.slot)
+            .field("addr", &(self.addr() as *const u8))
+            .finish()
+    }
+}
+
+/// One inherent `new`/`as_fn` pair per arity and ABI spelling, so that the
+/// closure's parameter types are inferred from `F`.
+macro_rules! arity {
+    ($($a:ident),*) => {
+        arity!(@abi "C"; $($a),*);
+        arity!(@abi "system"; $($a),*);
+    };
+    (@abi $abi:literal; $($a:ident),*) => {
+        impl<R: Ret, $($a: Arg),*> Callback<extern $abi fn($($a),*) -> R> {
+            /// Makes `closure` callable through [`as_fn`](Self::as_fn).
+            /// `Err` when the table is full (all
+            /// [`CAPACITY`](super::CAPACITY) entry points are taken).
+            pub fn new<C>(closure: C) -> Result<Self, CallbackError>
+            where
+                C: Fn($($a),*) -> R + Send + Sync + 'static,
+            {
+                #[allow(non_snake_case)]
+                unsafe fn invoke<C, R: Ret, $($a: Arg),*>(e: *const Entry, frame: *mut Frame)
+                where
+                    C: Fn($($a),*) -> R,
+                {
+                    // SAFETY: `e` heads an `Inner<C>` (installed by `new`
+                    // below with this very function), and the caller called
+                    // through an `extern fn($($a),*)` pointer.
+                    unsafe {
+                        let inner = &*e.cast::<Inner<C>>();
+                        #[allow(unused_mut, unused_variables)]
+                        let mut args = Args::new(&*frame);
+                        $(let $a = <$a as ArgSealed>::decode(&mut args);)*
+                        let r = cgocallback(|| (inner.closure)($($a),*));
+                        RetSealed::encode(r, &mut *frame);
+                    }
+                }
+                // SAFETY: `invoke` matches the signature and `C`.
+                unsafe { Self::install(closure, invoke::<C, R, $($a),*>) }
+            }
+
+            /// The C-callable function pointer. It is valid while `self`
+            /// lives; calling it after `self` is dropped is a contract
+            /// violation (caught with an abort until the entry point is
+            /// reused).
+            pub fn as_fn(&self) -> extern $abi fn($($a),*) -> R {
+                // SAFETY: the stub is code that behaves as a function of this
+                // signature (it runs `invoke`).
+                unsafe { core::mem::transmute::<usize, extern $abi fn($($a),*) -> R>(self.addr()) }
+            }
+        }
+    };
+}
+
+arity!();
+arity!(A1);
+arity!(A1, A2);
+arity!(A1, A2, A3);
+arity!(A1, A2, A3, A4);
+arity!(A1, A2, A3, A4, A5);
+arity!(A1, A2, A3, A4, A5, A6);
+arity!(A1, A2, A3, A4, A5, A6, A7);
+arity!(A1, A2, A3, A4, A5, A6, A7, A8);
+arity!(A1, A2, A3, A4, A5, A6, A7, A8, A9);
+arity!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10);
+arity!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11);
+arity!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12);
+arity!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13);
+arity!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14);
+arity!(
+    A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15
+);
+arity!(
+    A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15, A16
+);

@@ -1,0 +1,222 @@
+//! Foreign code calling into goroutine code (Go's `cgocallback`): the runtime
+//! half of `gort::ffi`.
+//!
+//! A callback always runs as goroutine code, whichever thread C calls it on:
+//!
+//! 1. **On a goroutine** (Rust called C, C calls back: the C frames are on
+//!    the goroutine's stack and it holds its P): the closure runs right
+//!    there, once the stack is seen to have `MIN_HEADROOM` left. This is the
+//!    fast path: `qsort` with a closure comparator from a goroutine.
+//! 2. **On a goroutine inside `blocking`**: it takes a P back first
+//!    (`exitsyscall`, which may park it until one is free), runs the closure,
+//!    and re-enters `blocking` (`entersyscall`) before returning to C.
+//! 3. **On a thread the runtime did not create** (one C started, a `std`
+//!    thread, the main thread before the runtime started): the thread is lent
+//!    an extra M once (`extram`), whose goroutine the callbacks run on. Per
+//!    call: the goroutine enters "blocking" on the thread's stack, switches
+//!    to its own stack (the thread's stack below the foreign frames becomes
+//!    the M's g0: `arch::cgocallback_switch`), takes a P (`exitsyscall`: the
+//!    one kept from the thread's last callback unless sysmon has handed it
+//!    off, else an idle one, else the thread sleeps until one is free), runs
+//!    the closure and gives the P back as `blocking` does (`entersyscall`: a
+//!    thread calling back in a loop keeps it; one that stays in C loses it to
+//!    sysmon after ~20 µs). Between callbacks the goroutine is Dead: neither
+//!    counted nor listed.
+//!
+//! In cases 1 and 2 the C frames below must return on the thread that called
+//! them (C code keeps thread-local state, holds thread-owned locks), so the
+//! goroutine is wired to its thread while the closure runs
+//! (`locked::lock_internal`): it may park, yield or be preempted, and resumes
+//! on the same thread. The extra M's goroutine of case 3 is wired for life.
+//!
+//! A panic in the closure never unwinds into C: it is reported as
+//! `goroutine N panicked in callback: <msg>` and the process aborts (Rust's
+//! own rule for `extern "C"` functions).
+
+use super::{count_goroutines, entersyscall, exitsyscall, extram, locked};
+use crate::runtime::g::{G, Status, setgstatus};
+use crate::runtime::m::{self, M, NoPreempt};
+use crate::runtime::{arch, fatal, os, panic, preempt};
+use core::ptr::null_mut;
+use core::sync::atomic::{Ordering, compiler_fence};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// Stack a goroutine must have left for a callback to run on it: enough for
+/// an ordinary closure and for unwinding a panic (~12 KiB) to the boundary.
+pub(crate) const MIN_HEADROOM: usize = 16 * 1024;
+
+/// Runs `f` as goroutine code on behalf of a foreign caller (see the module
+/// comment), aborting the process if it panics.
+#[inline(always)]
+pub(crate) fn cgocallback<R>(f: impl FnOnce() -> R) -> R {
+    let hold = NoPreempt::new();
+    let m = hold.m();
+    // SAFETY: the current thread's own M (if any), held: the goroutine cannot
+    // move between the look-up and the wiring.
+    unsafe {
+        if !m.is_null() && !(*m).curg.is_null() && !(*m).in_syscall {
+            let gp = (*m).curg;
+            check_headroom(gp);
+            locked::lock_internal(m, gp);
+            drop(hold);
+            let r = match catch_unwind(AssertUnwindSafe(f)) {
+                Ok(r) => r,
+                Err(p) => panicked(p),
+            };
+            // Wired: still this thread's M.
+            let hold = NoPreempt::new();
+            locked::unlock_internal(hold.m(), gp);
+            return r;
+        }
+    }
+    drop(hold);
+    let mut f = Some(f);
+    let mut out = None;
+    slow(&mut || {
+        if let Some(f) = f.take() {
+            out = Some(f());
+        }
+    });
+    match out {
+        Some(r) => r,
+        None => fatal("cgocallback: the callback did not run"),
+    }
+}
+
+/// Cases 2 and 3 (see the module comment).
+#[inline(never)]
+fn slow(run: &mut dyn FnMut()) {
+    let hold = NoPreempt::new();
+    let m = hold.m();
+    if m.is_null() {
+        drop(hold);
+        // SAFETY: a fresh extra M for this thread, between callbacks.
+        return unsafe { extra_call(extram::bind(), run) };
+    }
+    // SAFETY: the current thread's own M, held.
+    unsafe {
+        let gp = (*m).curg;
+        if gp.is_null() {
+            if (*m).extrag.is_null() {
+                fatal("gort::ffi: callback on a runtime thread outside any goroutine");
+            }
+            drop(hold);
+            return extra_call(m, run);
+        }
+        // Inside `blocking` (`in_syscall`): wire first, so that a park in
+        // `exitsyscall` resumes on this thread.
+        check_headroom(gp);
+        locked::lock_internal(m, gp);
+        drop(hold);
+        exitsyscall();
+        catching(run);
+        if !entersyscall() {
+            fatal("cgocallback: cannot re-enter blocking");
+        }
+        let hold = NoPreempt::new();
+        locked::unlock_internal(hold.m(), gp);
+    }
+}
+
+/// Case 3: runs `run` on `m`'s goroutine.
+///
+/// # Safety
+/// `m` is the current thread's extra M, between callbacks.
+unsafe fn extra_call(m: *mut M, run: &mut dyn FnMut()) {
+    // SAFETY: per the contract; the goroutine is ours until it is Dead again.
+    unsafe {
+        let gp = (*m).extrag;
+        (*m).curg = gp;
+        (*gp).m = m;
+        setgstatus(gp, Status::Dead, Status::Syscall);
+        let mut ctx: (*mut M, &mut dyn FnMut()) = (m, run);
+        arch::cgocallback_switch(
+            (&mut ctx as *mut (*mut M, &mut dyn FnMut())).cast(),
+            on_extra_g,
+            (*gp).stack.hi,
+            &mut (*m).g0_sp,
+        );
+        // Back on the thread's stack, "inside blocking" again.
+        setgstatus(gp, Status::Syscall, Status::Dead);
+        (*m).curg = null_mut();
+        (*gp).m = null_mut();
+    }
+}
+
+/// `extra_call`'s part on the goroutine's stack.
+unsafe extern "C" fn on_extra_g(ctx: *mut u8) {
+    // SAFETY: `ctx` is `extra_call`'s tuple, alive for the call.
+    let (m, run) = unsafe { &mut *ctx.cast::<(*mut M, &mut dyn FnMut())>() };
+    let m = *m;
+    if preempt::ENABLED {
+        // Now on a goroutine stack: end the switch hold the M has had since it
+        // last left one (what `gogo` does when resuming a goroutine).
+        compiler_fence(Ordering::SeqCst);
+        // SAFETY: the current M.
+        unsafe { (*m).switching.store(false, Ordering::Relaxed) };
+    }
+    exitsyscall();
+    count_goroutines(1);
+    catching(*run);
+    count_goroutines(-1);
+    if !entersyscall() {
+        fatal("cgocallback: cannot leave the callback goroutine");
+    }
+    if preempt::ENABLED {
+        // Leaving the goroutine stack: the switch hold until the next
+        // callback. The goroutine is wired, so `m` is still this thread's M.
+        // SAFETY: as above.
+        unsafe { (*m).switching.store(true, Ordering::Relaxed) };
+        compiler_fence(Ordering::SeqCst);
+    }
+}
+
+fn catching(run: &mut dyn FnMut()) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(run)) {
+        panicked(p)
+    }
+}
+
+/// Aborts unless `gp`, the current goroutine, has `MIN_HEADROOM` of stack
+/// left below the caller.
+///
+/// # Safety
+/// `gp` is the goroutine running this code.
+#[inline(always)]
+unsafe fn check_headroom(gp: *mut G) {
+    let here = 0u8;
+    let sp = core::hint::black_box(&here) as *const u8 as usize;
+    // SAFETY: per the contract.
+    let lo = unsafe { (*gp).stack.lo };
+    if sp < lo.wrapping_add(MIN_HEADROOM) {
+        // SAFETY: as above.
+        no_headroom(unsafe { (*gp).id }, sp.saturating_sub(lo));
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn no_headroom(id: u64, left: usize) -> ! {
+    os::write_stderr(
+        format!(
+            "goroutine {id}: too little stack left for a callback from foreign code \
+             ({left} bytes, need {MIN_HEADROOM}); give the goroutine a larger stack \
+             (gort::Builder::stack_size, GORT_STACK_SIZE)\n"
+        )
+        .as_bytes(),
+    );
+    os::abort()
+}
+
+/// A panic reached the foreign boundary: report it and abort.
+#[cold]
+#[inline(never)]
+fn panicked(payload: Box<dyn core::any::Any + Send>) -> ! {
+    let gp = m::getg();
+    // SAFETY: the running goroutine's own descriptor.
+    let id = if gp.is_null() { 0 } else { unsafe { (*gp).id } };
+    let msg = panic::payload_str(&*payload);
+    os::write_stderr(format!("goroutine {id} panicked in callback: {msg}\n").as_bytes());
+    os::write_stderr(b"fatal error: a panic may not unwind into foreign code; aborting\n");
+    os::abort()
+}
