@@ -533,6 +533,7 @@ var workloads = []struct {
 	{"chanthroughput", 4_000_000, benchChanThroughput},
 	{"mutex", 8_000_000, benchMutex},
 	{"parkedchan", 1_000_000, benchParkedChan},
+	{"qsort", 1_000_000, benchQsort}, // qsort_cgo.go (cgo)
 }
 
 func usage() {

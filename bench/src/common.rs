@@ -19,10 +19,11 @@ pub enum Workload {
     ChanThroughput,
     Mutex,
     ParkedChan,
+    Qsort,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 9] = [
+    pub const ALL: [Workload; 10] = [
         Workload::Spawn,
         Workload::Yield,
         Workload::Timers,
@@ -32,6 +33,7 @@ impl Workload {
         Workload::ChanThroughput,
         Workload::Mutex,
         Workload::ParkedChan,
+        Workload::Qsort,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +47,7 @@ impl Workload {
             Workload::ChanThroughput => "chanthroughput",
             Workload::Mutex => "mutex",
             Workload::ParkedChan => "parkedchan",
+            Workload::Qsort => "qsort",
         }
     }
 
@@ -61,6 +64,7 @@ impl Workload {
             Workload::ChanThroughput => 4_000_000,
             Workload::Mutex => 8_000_000,
             Workload::ParkedChan => 1_000_000,
+            Workload::Qsort => 1_000_000,
         }
     }
 
@@ -138,6 +142,18 @@ pub fn main(imp: &str, threads: impl FnOnce() -> usize, run: impl FnOnce(Workloa
     let report = run(w, n);
     let t = report.threads.unwrap_or_else(threads);
     println!("{}", report.with("impl", imp).with("threads", t).line());
+}
+
+/// Exit status of a binary asked for a workload its runtime has no
+/// equivalent of (e.g. `qsort` for tokio and may); bench/run.py records such
+/// a run as "n/a", not as a failure.
+pub const EXIT_NOT_APPLICABLE: i32 = 3;
+
+/// Says on stderr that workload `w` does not exist for `imp` (and why) and
+/// exits with [`EXIT_NOT_APPLICABLE`], printing no result line.
+pub fn not_applicable(imp: &str, w: Workload, why: &str) -> ! {
+    eprintln!("{}: not applicable to {imp}: {why}", w.name());
+    std::process::exit(EXIT_NOT_APPLICABLE);
 }
 
 /// Number of cores the process may use: the worker count for every runtime.

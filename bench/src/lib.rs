@@ -10,6 +10,9 @@
 //! name=<workload> n=<N> ns_per_op=<x> key=value ...
 //! ```
 //!
+//! A workload a runtime has no equivalent of (`qsort` for tokio and may)
+//! makes that binary exit with [`common::EXIT_NOT_APPLICABLE`] instead.
+//!
 //! `bench/run.sh` runs all implementations alternately and writes
 //! `bench/RESULTS.md`.
 
@@ -20,6 +23,7 @@ pub mod parked;
 pub mod parkedchan;
 pub mod pingpong;
 pub mod preempt;
+pub mod qsort;
 pub mod spawn;
 pub mod timers;
 pub mod yielding;

@@ -2,12 +2,12 @@
 //! Workloads and their peer implementations are described in each module of
 //! the `gort_bench` library (src/spawn.rs, src/yielding.rs, src/timers.rs,
 //! src/parked.rs, src/preempt.rs, src/pingpong.rs, src/chanthroughput.rs,
-//! src/mutex.rs, src/parkedchan.rs). gort runs with its default number of procs
+//! src/mutex.rs, src/parkedchan.rs, src/qsort.rs). gort runs with its default number of procs
 //! (= cores), except in `preempt`, which sets one.
 
 use gort_bench::common::{self, Workload};
 use gort_bench::{
-    chanthroughput, mutex, parked, parkedchan, pingpong, preempt, spawn, timers, yielding,
+    chanthroughput, mutex, parked, parkedchan, pingpong, preempt, qsort, spawn, timers, yielding,
 };
 
 fn main() {
@@ -28,5 +28,6 @@ fn main() {
         Workload::ChanThroughput => chanthroughput::run_gort(n),
         Workload::Mutex => mutex::run_gort(n),
         Workload::ParkedChan => parkedchan::run_gort(n),
+        Workload::Qsort => qsort::run_gort(n),
     });
 }

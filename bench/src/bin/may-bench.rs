@@ -8,6 +8,10 @@ use gort_bench::{
     chanthroughput, mutex, parked, parkedchan, pingpong, preempt, spawn, timers, yielding,
 };
 
+/// Why `qsort` has no may version.
+const NO_FFI: &str = "may has no way to make a closure into a C function pointer that runs \
+                      as a coroutine (a C callback into may is plain code on the calling thread)";
+
 fn main() {
     common::main(
         "may",
@@ -22,6 +26,7 @@ fn main() {
             Workload::ChanThroughput => chanthroughput::run_may(n),
             Workload::Mutex => mutex::run_may(n),
             Workload::ParkedChan => parkedchan::run_may(n),
+            Workload::Qsort => common::not_applicable("may", w, NO_FFI),
         },
     );
 }

@@ -9,6 +9,10 @@ use gort_bench::{
     chanthroughput, mutex, parked, parkedchan, pingpong, preempt, spawn, timers, yielding,
 };
 
+/// Why `qsort` has no tokio version.
+const NO_FFI: &str = "tokio has no way to make a closure into a C function pointer that runs \
+                      as a task (a C callback into tokio is plain code on the calling thread)";
+
 fn main() {
     common::main("tokio", common::cores, |w, n| match w {
         Workload::Spawn => spawn::run_tokio(n),
@@ -20,5 +24,6 @@ fn main() {
         Workload::ChanThroughput => chanthroughput::run_tokio(n),
         Workload::Mutex => mutex::run_tokio(n),
         Workload::ParkedChan => parkedchan::run_tokio(n),
+        Workload::Qsort => common::not_applicable("tokio", w, NO_FFI),
     });
 }

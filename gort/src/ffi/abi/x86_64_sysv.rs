@@ -68,7 +68,7 @@ const SCRATCH: usize = size_of::<Frame>();
 /// word. Entry RSP ≡ 8 (mod 16) (the return address); seven pushes make it
 /// 0; this keeps it so for the call to `dispatch`.
 const ALLOC: usize = SCRATCH + 8;
-const _: () = assert!((8 + 6 * 8 + ALLOC) % 16 == 0);
+const _: () = assert!((8 + 6 * 8 + ALLOC).is_multiple_of(16));
 
 impl Frame {
     #[inline(always)]
