@@ -1,13 +1,14 @@
 //! `Callback<F>`: a closure behind a C-callable function pointer.
 
-use super::abi::{Args, Frame};
-use super::table::{self, CAPACITY, Entry};
+use super::abi::{self, Args, Frame, FrameThunk};
+use super::table::{self, CAPACITY, Slot};
 use super::types::sealed::{ArgSealed, RetSealed};
 use super::types::{Arg, Ret};
 use crate::runtime::sched::cgocallback::cgocallback;
 use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
+use core::sync::atomic::Ordering;
 
 /// A closure callable from foreign code through a plain function pointer of
 /// type `F`: `extern "C" fn(A1, …, An) -> R` or `extern "system" fn(…) -> R`,
@@ -20,9 +21,10 @@ use core::ptr::NonNull;
 /// documentation](super) for where the closure runs and what it may do.
 pub struct Callback<F> {
     slot: u32,
-    entry: NonNull<Entry>,
-    /// Frees the closure behind `entry` (its concrete type is erased).
-    drop_entry: unsafe fn(NonNull<Entry>),
+    /// The closure, boxed (its type is erased here).
+    data: NonNull<()>,
+    /// Frees `data`.
+    drop_data: unsafe fn(NonNull<()>),
     _f: PhantomData<F>,
 }
 
@@ -31,13 +33,6 @@ pub struct Callback<F> {
 unsafe impl<F> Send for Callback<F> {}
 // SAFETY: as above; `&Callback` only reads the slot number.
 unsafe impl<F> Sync for Callback<F> {}
-
-/// The closure of one callback, behind its type-erased `Entry` head.
-#[repr(C)]
-struct Inner<C> {
-    entry: Entry,
-    closure: C,
-}
 
 /// No entry point was free: every slot of the table belongs to a live
 /// `Callback`.
@@ -66,30 +61,30 @@ impl fmt::Display for CallbackError {
 impl std::error::Error for CallbackError {}
 
 impl<F> Callback<F> {
-    /// Publishes `closure` in a free slot.
-    ///
-    /// # Safety
-    /// `invoke` reads the arguments of `F`'s signature and runs an
-    /// `Inner<C>`'s closure on them.
-    unsafe fn install<C>(
+    /// Publishes `closure` in a free slot: the slot's stub will run
+    /// `register_thunk` if the signature leaves a general register for the
+    /// slot record (`ints` integer-class arguments), else `frame_thunk`.
+    fn install<C>(
         closure: C,
-        invoke: unsafe fn(*const Entry, *mut Frame),
+        ints: usize,
+        register_thunk: *const u8,
+        frame_thunk: FrameThunk,
     ) -> Result<Self, CallbackError> {
-        let inner = Box::new(Inner {
-            entry: Entry { invoke },
-            closure,
-        });
-        let entry = NonNull::from(Box::leak(inner)).cast::<Entry>();
-        match table::alloc(entry.as_ptr()) {
+        let data = NonNull::from(Box::leak(Box::new(closure))).cast::<()>();
+        let (entry, thunk) = match abi::register_entry(ints) {
+            Some(entry) => (entry, register_thunk),
+            None => (abi::frame_entry(), frame_thunk as *const u8),
+        };
+        match table::alloc(entry, thunk, data.as_ptr()) {
             Some(slot) => Ok(Callback {
                 slot,
-                entry,
-                drop_entry: drop_inner::<C>,
+                data,
+                drop_data: drop_box::<C>,
                 _f: PhantomData,
             }),
             None => {
                 // SAFETY: just leaked above, never published.
-                unsafe { drop_inner::<C>(entry) };
+                unsafe { drop_box::<C>(data) };
                 Err(CallbackError { capacity: CAPACITY })
             }
         }
@@ -102,19 +97,19 @@ impl<F> Callback<F> {
 }
 
 /// # Safety
-/// `entry` heads a leaked `Box<Inner<C>>` that nothing can reach any more.
-unsafe fn drop_inner<C>(entry: NonNull<Entry>) {
+/// `data` is a leaked `Box<C>` that nothing can reach any more.
+unsafe fn drop_box<C>(data: NonNull<()>) {
     // SAFETY: per the contract.
-    drop(unsafe { Box::from_raw(entry.cast::<Inner<C>>().as_ptr()) });
+    drop(unsafe { Box::from_raw(data.cast::<C>().as_ptr()) });
 }
 
 impl<F> Drop for Callback<F> {
     fn drop(&mut self) {
-        // Withdrawn first: a call that starts from now on aborts instead of
+        // Emptied first: a call that starts from now on aborts instead of
         // reaching freed memory.
         table::free(self.slot);
-        // SAFETY: the entry was ours and is no longer published.
-        unsafe { (self.drop_entry)(self.entry) };
+        // SAFETY: the closure was ours and is no longer published.
+        unsafe { (self.drop_data)(self.data) };
     }
 }
 
@@ -143,25 +138,47 @@ macro_rules! arity {
             where
                 C: Fn($($a),*) -> R + Send + Sync + 'static,
             {
+                /// The register path: the compiler reads the arguments
+                /// (the ABI's own rules) and the slot record comes last.
                 #[allow(non_snake_case)]
-                unsafe fn invoke<C, R: Ret, $($a: Arg),*>(e: *const Entry, frame: *mut Frame)
+                unsafe extern $abi fn register_thunk<C, R: Ret, $($a: Arg),*>(
+                    $($a: $a,)* rec: *const Slot,
+                ) -> R
                 where
                     C: Fn($($a),*) -> R,
                 {
-                    // SAFETY: `e` heads an `Inner<C>` (installed by `new`
-                    // below with this very function), and the caller called
-                    // through an `extern fn($($a),*)` pointer.
+                    // SAFETY: `rec` is the record of a slot that `new` below
+                    // filled with this thunk and a `C`.
+                    let closure = unsafe { &*(*rec).data.load(Ordering::Relaxed).cast::<C>() };
+                    cgocallback(|| closure($($a),*))
+                }
+
+                /// The frame path (see `abi`).
+                #[allow(non_snake_case)]
+                unsafe fn frame_thunk<C, R: Ret, $($a: Arg),*>(data: *mut (), frame: *mut Frame)
+                where
+                    C: Fn($($a),*) -> R,
+                {
+                    // SAFETY: `data` is the `C` that `new` below published
+                    // with this thunk, and the caller called through an
+                    // `extern fn($($a),*)` pointer.
                     unsafe {
-                        let inner = &*e.cast::<Inner<C>>();
+                        let closure = &*data.cast::<C>();
                         #[allow(unused_mut, unused_variables)]
                         let mut args = Args::new(&*frame);
                         $(let $a = <$a as ArgSealed>::decode(&mut args);)*
-                        let r = cgocallback(|| (inner.closure)($($a),*));
+                        let r = cgocallback(|| closure($($a),*));
                         RetSealed::encode(r, &mut *frame);
                     }
                 }
-                // SAFETY: `invoke` matches the signature and `C`.
-                unsafe { Self::install(closure, invoke::<C, R, $($a),*>) }
+
+                let ints = 0 $(+ usize::from(!<$a as ArgSealed>::FLOAT))*;
+                Self::install(
+                    closure,
+                    ints,
+                    register_thunk::<C, R, $($a),*> as *const u8,
+                    frame_thunk::<C, R, $($a),*>,
+                )
             }
 
             /// The C-callable function pointer. It is valid while `self`

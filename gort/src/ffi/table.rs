@@ -1,18 +1,24 @@
-//! The slots of the callback table: which closure each entry stub runs.
+//! The slots of the callback table: what each entry stub runs.
 //!
-//! Slot `i` is entry stub `i` (`abi`); its closure is an `Entry` published
-//! here by `Callback::new` and withdrawn by its drop. Freed slots are reused
-//! last: never-used slots go first, then freed ones oldest first. A call
-//! through the pointer of a dropped `Callback` — a contract violation on the
-//! caller's side — therefore finds its slot empty for as long as possible,
-//! and an empty slot aborts with a message instead of running some other
-//! closure. (Once the slot has been reused nothing can tell the stale
-//! pointer from the new one: the pointer is all the caller passes.)
+//! Slot `i` belongs to entry stub `i` (`abi`). Its record says where the
+//! ABI's common entry goes next (`entry`: a shim that passes the record on to
+//! `thunk`, or the shim that aborts for an empty slot), the callback's
+//! monomorphised code for its signature (`thunk`) and its closure (`data`).
+//! `Callback::new` fills a record, its drop empties it.
+//!
+//! Freed slots are reused last: never-used slots go first, then freed ones
+//! oldest first. A call through the pointer of a dropped `Callback` — a
+//! contract violation on the caller's side — therefore finds its slot empty
+//! for as long as possible, and an empty slot aborts with a message instead
+//! of running some other closure. (Once the slot has been reused nothing can
+//! tell the stale pointer from the new one: the pointer is all the caller
+//! passes.)
 
-use super::abi::{Frame, STUB_SIZE, table_base};
+use super::abi::{self, STUB_SIZE, table_base};
 use crate::runtime::lock::Lock;
-use crate::runtime::{fatal, os};
+use crate::runtime::os;
 use core::cell::UnsafeCell;
+use core::mem::offset_of;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::collections::VecDeque;
@@ -20,15 +26,34 @@ use std::collections::VecDeque;
 /// Entry points in the table: how many `Callback`s may be alive at once.
 pub const CAPACITY: usize = 2048;
 
-/// The type-erased head of a callback's closure: `invoke` decodes the
-/// arguments for the callback's signature, runs the closure and stores the
-/// result.
+/// One slot's record, read by the ABI's asm (layout pinned below). Written
+/// `data`, `thunk`, then `entry` (release); the asm reads `entry` first and
+/// the rest through it, so a call that sees a new `entry` sees the rest.
 #[repr(C)]
-pub(crate) struct Entry {
-    pub invoke: unsafe fn(*const Entry, *mut Frame),
+pub struct Slot {
+    /// Code the common entry jumps to, with the record's address in a
+    /// scratch register (`abi`).
+    pub entry: AtomicPtr<u8>,
+    /// The signature-specific code the entry shim hands over to.
+    pub thunk: AtomicPtr<u8>,
+    /// The closure.
+    pub data: AtomicPtr<()>,
+    _pad: usize,
 }
 
-static SLOTS: [AtomicPtr<Entry>; CAPACITY] = [const { AtomicPtr::new(null_mut()) }; CAPACITY];
+pub const SLOT_SIZE: usize = size_of::<Slot>();
+pub const SLOT_ENTRY: usize = offset_of!(Slot, entry);
+pub const SLOT_THUNK: usize = offset_of!(Slot, thunk);
+const _: () = assert!(SLOT_SIZE == 32 && SLOT_ENTRY == 0 && SLOT_THUNK == 8);
+
+pub static SLOTS: [Slot; CAPACITY] = [const {
+    Slot {
+        entry: AtomicPtr::new(abi::empty_slot as *mut u8),
+        thunk: AtomicPtr::new(null_mut()),
+        data: AtomicPtr::new(null_mut()),
+        _pad: 0,
+    }
+}; CAPACITY];
 
 struct FreeList {
     /// Slots `fresh..CAPACITY` have never been used.
@@ -60,8 +85,10 @@ pub(crate) fn in_use() -> usize {
     IN_USE.load(Ordering::Relaxed)
 }
 
-/// Takes a slot and publishes `entry` in it; `None` when the table is full.
-pub(crate) fn alloc(entry: *const Entry) -> Option<u32> {
+/// Takes a slot and publishes a callback in it: calls to the slot's stub go
+/// to `entry`, which hands over to `thunk` with `data`. `None` when the table
+/// is full.
+pub(crate) fn alloc(entry: *const u8, thunk: *const u8, data: *mut ()) -> Option<u32> {
     FREE.lock.lock();
     // SAFETY: lock held.
     let slot = unsafe {
@@ -76,21 +103,24 @@ pub(crate) fn alloc(entry: *const Entry) -> Option<u32> {
     FREE.lock.unlock();
     let slot = slot?;
     IN_USE.fetch_add(1, Ordering::Relaxed);
-    // Release: a caller that reads the entry sees the closure it points to.
-    SLOTS[slot as usize].store(entry.cast_mut(), Ordering::Release);
+    let s = &SLOTS[slot as usize];
+    s.data.store(data, Ordering::Relaxed);
+    s.thunk.store(thunk.cast_mut(), Ordering::Relaxed);
+    s.entry.store(entry.cast_mut(), Ordering::Release);
     Some(slot)
 }
 
-/// Withdraws `slot`'s entry (calls from now on abort) and makes the slot
-/// reusable. Returns the entry.
-pub(crate) fn free(slot: u32) -> *mut Entry {
-    let e = SLOTS[slot as usize].swap(null_mut(), Ordering::AcqRel);
+/// Empties `slot` (calls from now on abort) and makes it reusable.
+pub(crate) fn free(slot: u32) {
+    let s = &SLOTS[slot as usize];
+    s.entry.store(abi::empty_slot as *mut u8, Ordering::Release);
+    s.thunk.store(null_mut(), Ordering::Relaxed);
+    s.data.store(null_mut(), Ordering::Relaxed);
     FREE.lock.lock();
     // SAFETY: lock held.
     unsafe { (*FREE.list.get()).freed.push_back(slot) };
     FREE.lock.unlock();
     IN_USE.fetch_sub(1, Ordering::Relaxed);
-    e
 }
 
 /// The C-callable address of `slot`'s stub.
@@ -98,29 +128,8 @@ pub(crate) fn stub_addr(slot: u32) -> usize {
     table_base() + slot as usize * STUB_SIZE
 }
 
-/// Called by the ABI's common entry with the slot its stub named and the
-/// captured arguments.
-///
-/// # Safety
-/// `frame` is the common entry's frame, filled for this call; `slot` comes
-/// from a stub.
-pub(crate) unsafe extern "C" fn dispatch(slot: u32, frame: *mut Frame) {
-    let Some(s) = SLOTS.get(slot as usize) else {
-        fatal("gort::ffi: callback entered with a bad slot number");
-    };
-    let e = s.load(Ordering::Acquire);
-    if e.is_null() {
-        dangling(slot);
-    }
-    // SAFETY: a published entry stays valid until its `Callback` is dropped,
-    // which must not happen while C may still call it (the documented
-    // contract of `as_fn`).
-    unsafe { ((*e).invoke)(e, frame) }
-}
-
-#[cold]
-#[inline(never)]
-fn dangling(slot: u32) -> ! {
+/// Where `abi::empty_slot` goes: a call reached a slot with no callback.
+pub(crate) extern "C" fn dangling(slot: u32) -> ! {
     os::write_stderr(
         format!(
             "fatal error: gort::ffi: callback {:#x} (slot {slot}) called after its Callback was dropped\n",

@@ -7,6 +7,10 @@ pub(crate) mod sealed {
     use super::{Args, Frame};
 
     pub trait ArgSealed: Sized {
+        /// Passed in floating-point registers (SSE class on x86-64), not
+        /// general ones.
+        const FLOAT: bool = false;
+
         /// Reads the next argument of this type.
         ///
         /// # Safety
@@ -72,6 +76,7 @@ impl Arg for bool {}
 impl Ret for bool {}
 
 impl sealed::ArgSealed for f32 {
+    const FLOAT: bool = true;
     #[inline(always)]
     unsafe fn decode(args: &mut Args<'_>) -> f32 {
         f32::from_bits(args.float() as u32)
@@ -87,6 +92,7 @@ impl Arg for f32 {}
 impl Ret for f32 {}
 
 impl sealed::ArgSealed for f64 {
+    const FLOAT: bool = true;
     #[inline(always)]
     unsafe fn decode(args: &mut Args<'_>) -> f64 {
         f64::from_bits(args.float())

@@ -250,12 +250,27 @@ fn held_m() -> *mut M {
     }
 }
 
-/// Lowers what `held_m` raised.
+/// Raises the hold on `m` again, for code that knows its M without looking
+/// it up: a goroutine wired to its thread (`lock_os_thread` or the
+/// runtime's own wiring), whose M cannot change under it.
+///
+/// # Safety
+/// `m` is the current thread's M, or null.
+#[inline(always)]
+pub(crate) unsafe fn rehold(m: *mut M) {
+    if super::preempt::ENABLED && !m.is_null() {
+        // SAFETY: per the contract.
+        unsafe { (*m).locks += 1 };
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    }
+}
+
+/// Lowers what `held_m` (or `rehold`) raised.
 ///
 /// # Safety
 /// `m` is the current thread's M (no switch since `acquirem`), or null.
 #[inline(always)]
-unsafe fn unhold(m: *mut M) {
+pub(crate) unsafe fn unhold(m: *mut M) {
     if super::preempt::ENABLED && !m.is_null() {
         core::sync::atomic::compiler_fence(Ordering::SeqCst);
         // SAFETY: per the contract; holds nest strictly (RAII, never across a

@@ -1,35 +1,53 @@
 //! x86-64 System V: the callback table and its common entry.
 //!
 //! **Stubs.** Stub `i` is `mov r11d, i; jmp callback_common`, padded to 16
-//! bytes with `int3`. R11 is a scratch register that carries no argument
-//! (§3.2.3: it is neither an argument register nor preserved). Go's table is
-//! a run of `CALL`s instead, the common routine finding the slot from the
-//! return address it pops; that leaves the CPU's return-stack predictor one
-//! entry out of step, and every return up the C caller's stack then
-//! mispredicts: with a comparator called 20 million times by `qsort` that
-//! is the whole budget.
+//! bytes with `int3`. R10 and R11 are scratch registers that carry no
+//! argument and need no preserving (§3.2.3), as is RAX for a function that
+//! is not variadic. Go's table is a run of `CALL`s instead, the common
+//! routine finding the slot from the return address it pops; that leaves the
+//! CPU's return-stack predictor one entry out of step, and the returns up
+//! the C caller's stack then mispredict.
 //!
-//! **Common entry** (`callback_common`), on the caller's stack:
-//! - saves RBX, RBP, R12–R15 (callee-saved, §3.2.1) and, below them, a
-//!   `Frame`; the ABI has no spill area for a callee to reserve, so the
-//!   frame holds only what we capture;
-//! - clears DF (the ABI guarantees it clear at a call, but a caller that broke
-//!   that rule must not make our string instructions run backwards);
-//! - records MXCSR and the x87 control word, whose control bits are
-//!   callee-saved, and restores them on the way out if the callback changed
-//!   them (loading them is slow, so only on a difference);
-//! - captures RDI RSI RDX RCX R8 R9, the low 64 bits of XMM0–7 (scalar
-//!   `f32`/`f64` arguments) and the address of the first stack argument;
-//! - calls `dispatch(slot, frame)` with RSP 16-aligned, then returns RAX and
-//!   XMM0 from the frame.
+//! **Common entry** (`callback_common`): R10 = the slot's record
+//! (`table::Slot`), then a jump to the record's `entry`. Nothing is saved or
+//! moved: the argument registers, the return address and the stack
+//! arguments are exactly as the foreign caller left them. `entry` is one of:
+//! - a **register shim** (`shim_rdi` … `shim_r9`): when the signature leaves
+//!   a general register free (fewer than six integer-class arguments: the
+//!   usual case), the shim puts the record in the first free one and jumps to
+//!   the slot's thunk, a Rust `extern "C" fn(A1, …, An, *const Slot) -> R`:
+//!   the compiler itself then reads the arguments by the ABI, saves the
+//!   callee-saved registers it uses (RBX, RBP, R12–R15) and returns the
+//!   result. (The extra parameter lands in that register because the ABI
+//!   assigns general registers to integer-class arguments in order, whatever
+//!   the floating-point ones do.) Nothing is captured that the closure does
+//!   not read, which is what makes a callback cheap enough for a `qsort`
+//!   comparator;
+//! - the **frame shim** (`callback_frame`), for signatures that use all six
+//!   general registers: it saves RBX, RBP and R12–R15, captures RDI RSI RDX
+//!   RCX R8 R9, the low 64 bits of XMM0–7 and the address of the stack
+//!   arguments into a `Frame`, calls the thunk through `dispatch_frame` to
+//!   decode them (`Args`) and store the result, and returns RAX and XMM0
+//!   from the frame;
+//! - `empty_slot`, which aborts: the slot's `Callback` was dropped.
 //!
-//! The callback runs with the caller's floating-point control state, as a C
-//! callee would.
+//! DF is clear at every call (the ABI's rule) and no Rust code sets it, so it
+//! is clear when the callback returns; the frame shim clears it on entry
+//! anyway. MXCSR and the x87 control word are callee-saved too. No
+//! runtime code changes them, and every goroutine switch carries each
+//! goroutine's own values (`arch::mcall` saves them, `gogo` restores them),
+//! so the callback returns with the caller's values without the entry
+//! reading them; reading MXCSR (`STMXCSR`) costs ~4 ns on the AMD EPYC
+//! machines here, measured as half of a callback's whole cost. The
+//! callee-saved canary tests check all of these across parks, spawns and
+//! sleeps. The callback runs with the caller's floating-point control state,
+//! as a C callee would.
 
 use core::arch::{global_asm, naked_asm};
 use core::mem::offset_of;
 
-use crate::ffi::table::{CAPACITY, dispatch};
+use crate::ffi::table::{CAPACITY, SLOT_ENTRY, SLOT_SIZE, SLOT_THUNK, SLOTS, Slot, dangling};
+use core::sync::atomic::Ordering;
 
 /// Bytes per entry stub.
 pub const STUB_SIZE: usize = 16;
@@ -48,9 +66,6 @@ pub struct Frame {
     ret_gp: u64,
     /// Returned in XMM0 (low 64 bits).
     ret_fp: u64,
-    mxcsr: u32,
-    x87cw: u16,
-    _pad: u16,
 }
 
 const GP: usize = offset_of!(Frame, gp);
@@ -58,16 +73,12 @@ const FP: usize = offset_of!(Frame, fp);
 const STACK: usize = offset_of!(Frame, stack);
 const RET_GP: usize = offset_of!(Frame, ret_gp);
 const RET_FP: usize = offset_of!(Frame, ret_fp);
-const MXCSR: usize = offset_of!(Frame, mxcsr);
-const X87CW: usize = offset_of!(Frame, x87cw);
 const _: () = assert!(GP == 0 && FP == 48 && STACK == 112 && RET_GP == 120 && RET_FP == 128);
-const _: () = assert!(MXCSR == 136 && X87CW == 140 && size_of::<Frame>() == 144);
-/// Scratch for reading the control words on the way out, after the frame.
-const SCRATCH: usize = size_of::<Frame>();
-/// Stack reserved below the six saved registers: the frame and the scratch
-/// word. Entry RSP ≡ 8 (mod 16) (the return address); seven pushes make it
-/// 0; this keeps it so for the call to `dispatch`.
-const ALLOC: usize = SCRATCH + 8;
+const _: () = assert!(size_of::<Frame>() == 136);
+/// Stack reserved below the six saved registers: the frame. Entry RSP ≡ 8
+/// (mod 16) (the return address); six pushes keep that; this makes it 0 for
+/// the call to `dispatch`.
+const ALLOC: usize = size_of::<Frame>();
 const _: () = assert!((8 + 6 * 8 + ALLOC).is_multiple_of(16));
 
 impl Frame {
@@ -184,6 +195,77 @@ global_asm!(
 #[unsafe(naked)]
 unsafe extern "C" fn callback_common() {
     naked_asm!(
+        "mov r10d, r11d",
+        "shl r10, {shift}",
+        "lea rax, [rip + {slots}]",
+        "add r10, rax",
+        "jmp qword ptr [r10 + {entry}]",
+        shift = const SLOT_SIZE.trailing_zeros(),
+        slots = sym SLOTS,
+        entry = const SLOT_ENTRY,
+    )
+}
+const _: () = assert!(SLOT_SIZE.is_power_of_two());
+
+/// A register shim: the record (R10) into `$reg`, then the thunk.
+macro_rules! register_shims {
+    ($($name:ident: $reg:literal),*) => {$(
+        #[unsafe(naked)]
+        unsafe extern "C" fn $name() {
+            naked_asm!(
+                concat!("mov ", $reg, ", r10"),
+                "jmp qword ptr [r10 + {thunk}]",
+                thunk = const SLOT_THUNK,
+            )
+        }
+    )*};
+}
+
+register_shims!(shim_rdi: "rdi", shim_rsi: "rsi", shim_rdx: "rdx", shim_rcx: "rcx", shim_r8: "r8", shim_r9: "r9");
+
+/// The entry for a signature with `ints` integer-class arguments whose thunk
+/// takes the slot record as one more, `None` if it would not be passed in a
+/// register (then the frame shim is used).
+pub fn register_entry(ints: usize) -> Option<*const u8> {
+    let shim: unsafe extern "C" fn() = match ints {
+        0 => shim_rdi,
+        1 => shim_rsi,
+        2 => shim_rdx,
+        3 => shim_rcx,
+        4 => shim_r8,
+        5 => shim_r9,
+        _ => return None,
+    };
+    Some(shim as *const u8)
+}
+
+/// The entry for signatures decoded from a `Frame`.
+pub fn frame_entry() -> *const u8 {
+    callback_frame as *const u8
+}
+
+/// What a frame-path thunk is: reads its arguments from the frame, runs the
+/// closure `data`, stores the result in the frame.
+pub type FrameThunk = unsafe fn(data: *mut (), frame: *mut Frame);
+
+/// Called by `callback_frame` with the slot's record.
+///
+/// # Safety
+/// `rec` is a published record whose thunk is a `FrameThunk`; `frame` is
+/// filled for this call.
+unsafe extern "C" fn dispatch_frame(rec: *const Slot, frame: *mut Frame) {
+    // SAFETY: per the contract.
+    unsafe {
+        let thunk = (*rec).thunk.load(Ordering::Relaxed);
+        let thunk = core::mem::transmute::<*mut u8, FrameThunk>(thunk);
+        thunk((*rec).data.load(Ordering::Relaxed), frame)
+    }
+}
+
+/// The frame shim (see the module comment), with R10 = the slot's record.
+#[unsafe(naked)]
+unsafe extern "C" fn callback_frame() {
+    naked_asm!(
         "push rbp",
         "mov rbp, rsp",
         "push rbx",
@@ -210,23 +292,9 @@ unsafe extern "C" fn callback_common() {
         // Above the saved RBP: the return address, then the stack arguments.
         "lea rax, [rbp + 16]",
         "mov [rsp + {stack}], rax",
-        "stmxcsr [rsp + {mxcsr}]",
-        "fnstcw [rsp + {x87cw}]",
-        "mov edi, r11d",
+        "mov rdi, r10",
         "mov rsi, rsp",
         "call {dispatch}",
-        "stmxcsr [rsp + {scratch}]",
-        "mov eax, [rsp + {scratch}]",
-        "cmp eax, [rsp + {mxcsr}]",
-        "je 2f",
-        "ldmxcsr [rsp + {mxcsr}]",
-        "2:",
-        "fnstcw [rsp + {scratch}]",
-        "mov ax, [rsp + {scratch}]",
-        "cmp ax, [rsp + {x87cw}]",
-        "je 3f",
-        "fldcw [rsp + {x87cw}]",
-        "3:",
         "mov rax, [rsp + {ret_gp}]",
         "movq xmm0, [rsp + {ret_fp}]",
         "add rsp, {alloc}",
@@ -241,11 +309,18 @@ unsafe extern "C" fn callback_common() {
         gp = const GP,
         fp = const FP,
         stack = const STACK,
-        mxcsr = const MXCSR,
-        x87cw = const X87CW,
-        scratch = const SCRATCH,
         ret_gp = const RET_GP,
         ret_fp = const RET_FP,
-        dispatch = sym dispatch,
+        dispatch = sym dispatch_frame,
+    )
+}
+
+/// The entry of an empty slot, with R11 = the slot: abort with a message.
+#[unsafe(naked)]
+pub unsafe extern "C" fn empty_slot() {
+    naked_asm!(
+        "mov edi, r11d",
+        "jmp {dangling}",
+        dangling = sym dangling,
     )
 }

@@ -17,7 +17,8 @@
 //!   ABI's default floating-point control state;
 //! - `cgocallback_switch(arg, f, sp, g0_sp_out)`: for a callback on a foreign
 //!   thread: make the stack below the caller the M's g0, call `f(arg)` on the
-//!   goroutine stack at `sp`, and come back.
+//!   goroutine stack at `sp`, and come back;
+//! - `current_sp()`: the stack pointer (stack headroom checks).
 //!
 //! Only the asm lives here; what runs on each side of a switch is in `sched`.
 

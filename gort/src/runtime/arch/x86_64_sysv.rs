@@ -10,7 +10,7 @@
 //! sees RSP ≡ 8 mod 16). g0 stack tops and fresh goroutine stack tops are kept
 //! 16-byte aligned so that the `call` right after a switch satisfies this.
 
-use core::arch::naked_asm;
+use core::arch::{asm, naked_asm};
 use core::mem::offset_of;
 
 use crate::runtime::g::G;
@@ -332,4 +332,13 @@ pub(crate) unsafe extern "C" fn cgocallback_switch(
         "pop rbp",
         "ret",
     )
+}
+
+/// The stack pointer.
+#[inline(always)]
+pub(crate) fn current_sp() -> usize {
+    let sp: usize;
+    // SAFETY: reads a register, touches nothing.
+    unsafe { asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    sp
 }

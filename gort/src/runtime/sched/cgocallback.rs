@@ -25,9 +25,13 @@
 //!
 //! In cases 1 and 2 the C frames below must return on the thread that called
 //! them (C code keeps thread-local state, holds thread-owned locks), so the
-//! goroutine is wired to its thread while the closure runs
-//! (`locked::lock_internal`): it may park, yield or be preempted, and resumes
-//! on the same thread. The extra M's goroutine of case 3 is wired for life.
+//! goroutine is wired to its thread while the closure runs (`G.lockint`, the
+//! runtime's share of `lock_os_thread`): it may park, yield or be preempted,
+//! and resumes on the same thread. In case 1 the wiring is lazy: the call
+//! only counts itself in `lockint`, and the goroutine's first switch inside
+//! the closure wires it (`park::mcall_held`); a comparator never switches
+//! and so costs two increments. The extra M's goroutine of case 3 is wired
+//! for life.
 //!
 //! A panic in the closure never unwinds into C: it is reported as
 //! `goroutine N panicked in callback: <msg>` and the process aborts (Rust's
@@ -49,23 +53,29 @@ pub(crate) const MIN_HEADROOM: usize = 16 * 1024;
 /// comment), aborting the process if it panics.
 #[inline(always)]
 pub(crate) fn cgocallback<R>(f: impl FnOnce() -> R) -> R {
+    // The M, looked up and held in one step: the goroutine cannot move
+    // between the look-up and the wiring.
     let hold = NoPreempt::new();
     let m = hold.m();
-    // SAFETY: the current thread's own M (if any), held: the goroutine cannot
-    // move between the look-up and the wiring.
+    // SAFETY: the current thread's own M (if any), held.
     unsafe {
         if !m.is_null() && !(*m).curg.is_null() && !(*m).in_syscall {
             let gp = (*m).curg;
             check_headroom(gp);
-            locked::lock_internal(m, gp);
+            // Wired lazily: `lockint` makes the first switch inside the
+            // closure wire the goroutine (`park::mcall_held`); most callbacks
+            // never switch, and pay two increments.
+            (*gp).lockint += 1;
             drop(hold);
             let r = match catch_unwind(AssertUnwindSafe(f)) {
                 Ok(r) => r,
                 Err(p) => panicked(p),
             };
-            // Wired: still this thread's M.
-            let hold = NoPreempt::new();
-            locked::unlock_internal(hold.m(), gp);
+            // Only this goroutine writes its `lockint`; no hold needed.
+            (*gp).lockint -= 1;
+            if (*gp).lockint == 0 && (*gp).locked && (*gp).lockcount == 0 {
+                locked::unwire_after_callback(gp);
+            }
             return r;
         }
     }
@@ -113,8 +123,9 @@ fn slow(run: &mut dyn FnMut()) {
         if !entersyscall() {
             fatal("cgocallback: cannot re-enter blocking");
         }
-        let hold = NoPreempt::new();
-        locked::unlock_internal(hold.m(), gp);
+        m::rehold(m);
+        locked::unlock_internal(m, gp);
+        m::unhold(m);
     }
 }
 
@@ -184,8 +195,7 @@ fn catching(run: &mut dyn FnMut()) {
 /// `gp` is the goroutine running this code.
 #[inline(always)]
 unsafe fn check_headroom(gp: *mut G) {
-    let here = 0u8;
-    let sp = core::hint::black_box(&here) as *const u8 as usize;
+    let sp = arch::current_sp();
     // SAFETY: per the contract.
     let lo = unsafe { (*gp).stack.lo };
     if sp < lo.wrapping_add(MIN_HEADROOM) {

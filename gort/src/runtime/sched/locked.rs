@@ -106,12 +106,24 @@ pub(crate) unsafe fn unlock_internal(m: *mut M, gp: *mut G) {
     }
 }
 
+/// The end of a foreign callback's lazy wiring (see `cgocallback`): `gp`,
+/// the current goroutine, was wired at a switch inside the callback (or
+/// by its own `lock_os_thread` calls, since undone); unwire it unless
+/// something still holds it.
+#[cold]
+#[inline(never)]
+pub(crate) fn unwire_after_callback(gp: *mut G) {
+    let hold = NoPreempt::new();
+    // SAFETY: `gp` is the running goroutine, wired to this M (the hold's).
+    unsafe { unwire_if_free(hold.m(), gp) };
+}
+
 /// Wires `gp` to `m` (again: idempotent).
 ///
 /// # Safety
 /// `gp` runs on `m`, the current M.
 #[inline]
-unsafe fn wire(m: *mut M, gp: *mut G) {
+pub(crate) unsafe fn wire(m: *mut M, gp: *mut G) {
     // SAFETY: per the contract.
     unsafe {
         if !(*gp).locked {
@@ -138,6 +150,7 @@ unsafe fn unwire_if_free(m: *mut M, gp: *mut G) {
 
 /// # Safety
 /// `gp` is wired to `m`, which is the current M.
+#[inline]
 unsafe fn unwire(m: *mut M, gp: *mut G) {
     // SAFETY: per the contract.
     unsafe {

@@ -69,6 +69,12 @@ fn mcall_held(m: *mut M, f: unsafe extern "C" fn(*mut G) -> !) {
     // free while a goroutine runs on this M.
     unsafe {
         let gp = (*m).curg;
+        // A foreign callback is running on this goroutine (`cgocallback`):
+        // it must come back to this thread, where the C frames below it
+        // belong. Wired here, at its first switch, instead of at every call.
+        if (*gp).lockint != 0 && !(*gp).locked {
+            super::locked::wire(m, gp);
+        }
         // Resumed (maybe on another M): that M's `execute` set the hold and
         // `gogo` cleared it. Nothing follows the call, so it is a tail call and
         // the resumed goroutine returns straight to our caller.
