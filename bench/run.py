@@ -17,9 +17,11 @@ a peer has no equivalent of (`qsort`: tokio, may) is not run for it and shows
 "n/a" (a binary asked for one anyway exits with EXIT_NOT_APPLICABLE, which is
 recorded as n/a too).
 
-The Go peer is built with cgo (CGO_ENABLED=1: `qsort` needs it; a C compiler
-must be installed). Rust binaries go to cargo's target directory, so
-CARGO_TARGET_DIR=... bench/run.sh builds and runs them there.
+The Go peer is built twice: `gobench` without cgo (CGO_ENABLED=0, a pure Go
+binary, for every workload but qsort) and, when qsort is selected,
+`gobench-cgo` with it (CGO_ENABLED=1; needs a C compiler), which runs qsort.
+Rust binaries go to cargo's target directory, so CARGO_TARGET_DIR=...
+bench/run.sh builds and runs them there.
 
 `gort-nopreempt` is the same gort-bench binary built with
 `RUSTFLAGS="--cfg gort_no_preempt"` (into <target>/nopreempt): gort without
@@ -77,6 +79,7 @@ class Workload:
     n_unit: str = ""  # what N counts, when it is not a number of operations
     only: tuple[str, ...] = ()  # the implementations it exists for (empty: all); others are "n/a"
     na_why: str = ""  # why the others have no version
+    go_cgo: bool = False  # Go runs it from gobench-cgo (built with cgo) instead of gobench
 
     def applies(self, impl: str) -> bool:
         return not self.only or impl in self.only
@@ -164,6 +167,7 @@ WORKLOADS = {
             only=("gort", "gort-nopreempt", "go"),
             na_why="no FFI callback: tokio and may cannot turn a closure into a C function pointer that "
                    "runs as a task / coroutine",
+            go_cgo=True,
         ),
     ]
 }
@@ -216,7 +220,7 @@ def cargo_metadata() -> dict:
     return json.loads(out)
 
 
-def build(impls: list[str]) -> None:
+def build(impls: list[str], selected: list[str]) -> None:
     rust = [i for i in impls if i in RUST_BINS]
     if rust:
         cmd = ["cargo", "build", "--release", "-p", "gort-bench", "--bins"]
@@ -224,10 +228,10 @@ def build(impls: list[str]) -> None:
             cmd += ["--no-default-features", "--features", ",".join(rust)]
         sh(cmd, cwd=BENCH_DIR)
     if "go" in impls:
-        # qsort needs cgo; Go disables it silently when it finds no C compiler.
-        log("+ CGO_ENABLED=1 go build -o gobench" + f"   (in {GO_DIR})")
-        subprocess.run(["go", "build", "-o", "gobench"], cwd=GO_DIR, env=dict(os.environ, CGO_ENABLED="1"),
-                       check=True)
+        for out, cgo in go_binaries(selected):
+            log(f"+ CGO_ENABLED={cgo} go build -o {out}   (in {GO_DIR})")
+            subprocess.run(["go", "build", "-o", out], cwd=GO_DIR, env=dict(os.environ, CGO_ENABLED=cgo),
+                           check=True)
     if "gort-nopreempt" in impls:
         env = dict(os.environ, RUSTFLAGS="--cfg gort_no_preempt", CARGO_TARGET_DIR=str(nopreempt_target()))
         cmd = ["cargo", "build", "--release", "-p", "gort-bench", "--bin", "gort-bench",
@@ -236,11 +240,22 @@ def build(impls: list[str]) -> None:
         subprocess.run(cmd, cwd=BENCH_DIR, env=env, check=True)
 
 
+def go_binaries(selected: list[str]) -> list[tuple[str, str]]:
+    """(file name in bench/go, CGO_ENABLED) of each Go binary the selected workloads need."""
+    out = []
+    if any(not WORKLOADS[w].go_cgo for w in selected):
+        out.append(("gobench", "0"))
+    if any(WORKLOADS[w].go_cgo for w in selected):
+        out.append(("gobench-cgo", "1"))
+    return out
+
+
 def nopreempt_target() -> Path:
     return Path(cargo_metadata()["target_directory"]) / "nopreempt"
 
 
-def binaries(impls: list[str]) -> dict[str, Path]:
+def binaries(impls: list[str], selected: list[str]) -> dict[str, Path]:
+    """Binary per implementation; Go's cgo build is under the key "go-cgo"."""
     paths: dict[str, Path] = {}
     if any(i in RUST_BINS for i in impls):
         target = Path(cargo_metadata()["target_directory"]) / "release"
@@ -248,7 +263,8 @@ def binaries(impls: list[str]) -> dict[str, Path]:
             if i in RUST_BINS:
                 paths[i] = target / RUST_BINS[i]
     if "go" in impls:
-        paths["go"] = GO_DIR / "gobench"
+        for out, cgo in go_binaries(selected):
+            paths["go-cgo" if cgo == "1" else "go"] = GO_DIR / out
     if "gort-nopreempt" in impls:
         paths["gort-nopreempt"] = nopreempt_target() / "release" / "gort-bench"
     for i, p in paths.items():
@@ -391,8 +407,8 @@ def main(argv: list[str]) -> int:
     ns = {w: env_int(f"BENCH_N_{w.upper()}", WORKLOADS[w].default_n) for w in selected}
 
     if os.environ.get("BENCH_NO_BUILD", "") not in ("1", "true", "yes"):
-        build(impls)
-    bins = binaries(impls)
+        build(impls, selected)
+    bins = binaries(impls, selected)
     workspace_root = None
     try:
         workspace_root = cargo_metadata().get("workspace_root")
@@ -411,7 +427,8 @@ def main(argv: list[str]) -> int:
             for i in impls:
                 if not WORKLOADS[w].applies(i):
                     continue
-                run = run_one(bins[i], w, ns[w], timeout)
+                binary = bins["go-cgo"] if i == "go" and WORKLOADS[w].go_cgo else bins[i]
+                run = run_one(binary, w, ns[w], timeout)
                 results[w][i].append(run)
                 status = run.line if run.ok else ("n/a: " if run.na else "FAILED: ") + run.error
                 log(f"[{w} round {r}/{rounds}] {i:5} {run.seconds:6.1f}s  {status}")
@@ -525,10 +542,13 @@ def report(argv, selected, impls, rounds, ns, results, started, machine, workspa
                     verdict = "met" if r <= 1.5 else "**NOT met**"
                     notes.append(f"{i}: cb_g_over_plain_g = {r:.3f} (Callback comparator / plain comparator, "
                                  f"both in a goroutine; target <= 1.5): {verdict}")
-            notes.append("gort's cb_thread sorts on a new std::thread each time, so each sort includes the "
-                         "runtime binding that thread an M on its first callback; the foreign loop's thread "
-                         "(pthread_create) pays that in foreign_first_call_us")
+            if "gort" in impls or "gort-nopreempt" in impls:
+                notes.append("gort's cb_thread sorts on a new std::thread each time, so each sort includes the "
+                             "runtime binding that thread an M on its first callback; the foreign loop's thread "
+                             "(pthread_create) pays that in foreign_first_call_us")
             if "go" in impls and "go" not in na:
+                notes.append("Go runs this workload from gobench-cgo (built with cgo); the other workloads "
+                             "from gobench, built without it")
                 notes.append("Go 1.19 gives a C thread an M for every call into Go and takes it back on return "
                              "(needm/dropm, ~2 us; Go >= 1.21 keeps it bound), so Go's cb_thread sorts only "
                              "min(N, 65536) elements, once (cb_thread_n, cb_thread_sorts; its "

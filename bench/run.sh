@@ -5,7 +5,7 @@
 # environment overrides (BENCH_ROUNDS, BENCH_IMPLS, BENCH_N_<WORKLOAD>, ...).
 #
 #   bench/run.sh                     # all workloads: spawn yield timers parked preempt
-#                                    #   pingpong chanthroughput mutex parkedchan
+#                                    #   pingpong chanthroughput mutex parkedchan qsort
 #   bench/run.sh preempt             # one workload
 #   BENCH_ROUNDS=1 BENCH_N_SPAWN=100000 bench/run.sh spawn yield
 set -euo pipefail

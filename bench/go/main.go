@@ -1,11 +1,14 @@
-// Command gobench is the Go peer of gort-bench: the same nine workloads as
+// Command gobench is the Go peer of gort-bench: the same ten workloads as
 // bench/src/{spawn,yielding,timers,parked,preempt,pingpong,chanthroughput,
-// mutex,parkedchan}.rs, printing the same one-line
+// mutex,parkedchan,qsort}.rs, printing the same one-line
 // `name=<w> n=<N> ns_per_op=<x> key=value ...` format. It uses only the
 // standard library and the default GOMAXPROCS (= cores), except preempt,
-// which runs with GOMAXPROCS(1).
+// which runs with GOMAXPROCS(1). qsort calls C through cgo (qsort_cgo.go,
+// qsort_cgo.c); built without cgo (qsort_nocgo.go) it has every other
+// workload and is a pure Go binary, which is how bench/run.py builds gobench.
 //
-//	go build -o gobench && ./gobench <workload> [N]
+//	CGO_ENABLED=0 go build -o gobench && ./gobench <workload> [N]
+//	CGO_ENABLED=1 go build -o gobench-cgo && ./gobench-cgo qsort [N]
 //
 // Every workload runs in the main goroutine (Go's main is itself a goroutine,
 // as the workload is in gort::run / a tokio worker task / a may coroutine).
