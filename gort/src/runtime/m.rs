@@ -131,7 +131,8 @@ pub(crate) fn acquire_switch() -> *mut M {
     m
 }
 
-/// Is `pc` inside `acquirem`, `acquire_switch` or `sched::count_goroutines`
+/// Is `pc` inside `acquirem`, `acquire_switch`, `sched::count_goroutines` or
+/// `sched::cgocallback::enter_fast`
 /// (the `gort_nopreempt` section, bounded by the linker's `__start_`/`__stop_`
 /// symbols)? A port to a platform without them (PE, Mach-O) must bound that
 /// code some other way.
@@ -506,10 +507,13 @@ mod tests {
     #[test]
     fn the_no_preemption_text_holds_the_acquire_functions() {
         let count = super::super::sched::count_goroutines as fn(i64) as usize;
+        let cb = super::super::sched::cgocallback::enter_fast as fn() -> *mut super::super::g::G
+            as usize;
         for a in [
             acquirem as fn() -> *mut M as usize,
             acquire_switch as fn() -> *mut M as usize,
             count,
+            cb,
         ] {
             assert!(in_nopreempt_text(a), "{a:#x}");
             assert!(in_nopreempt_text(a + 1), "{a:#x} + 1");
@@ -518,7 +522,7 @@ mod tests {
         assert!(!in_nopreempt_text(
             getg as fn() -> *mut super::super::g::G as usize
         ));
-        // Three leaf functions: a few dozen bytes each, not a stray blob of code.
+        // Four leaf functions: a few dozen bytes each, not a stray blob of code.
         let (lo, hi) = nopreempt_text();
         let len = hi - lo;
         assert!(len > 0 && len < 512, "{len} bytes");

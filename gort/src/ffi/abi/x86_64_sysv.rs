@@ -1,17 +1,17 @@
 //! x86-64 System V: the callback table and its common entry.
 //!
-//! **Stubs.** Stub `i` is `mov r11d, i; jmp callback_common`, padded to 16
-//! bytes with `int3`. R10 and R11 are scratch registers that carry no
-//! argument and need no preserving (§3.2.3), as is RAX for a function that
-//! is not variadic. Go's table is a run of `CALL`s instead, the common
-//! routine finding the slot from the return address it pops; that leaves the
-//! CPU's return-stack predictor one entry out of step, and the returns up
-//! the C caller's stack then mispredict.
+//! **Stubs.** Stub `i` is `lea r10, [rip + SLOTS + 32 * i]; jmp [r10]`,
+//! padded to 16 bytes with `int3`: R10 = slot `i`'s record
+//! (`table::Slot`), then a jump to the record's `entry`. R10 is a scratch
+//! register that carries no argument and needs no preserving (§3.2.3), as
+//! is RAX for a function that is not variadic. Nothing else is touched: the
+//! argument registers, the return address and the stack arguments are
+//! exactly as the foreign caller left them. (Go's table is a run of `CALL`s
+//! into one routine that finds the slot from the return address it pops;
+//! that leaves the CPU's return-stack predictor one entry out of step, and
+//! the returns up the C caller's stack then mispredict.)
 //!
-//! **Common entry** (`callback_common`): R10 = the slot's record
-//! (`table::Slot`), then a jump to the record's `entry`. Nothing is saved or
-//! moved: the argument registers, the return address and the stack
-//! arguments are exactly as the foreign caller left them. `entry` is one of:
+//! The record's `entry` is one of:
 //! - a **register shim** (`shim_rdi` … `shim_r9`): when the signature leaves
 //!   a general register free (fewer than six integer-class arguments: the
 //!   usual case), the shim puts the record in the first free one and jumps to
@@ -52,7 +52,7 @@ use core::sync::atomic::Ordering;
 /// Bytes per entry stub.
 pub const STUB_SIZE: usize = 16;
 
-/// What `callback_common` captures for the dispatcher, and the result it
+/// What `callback_frame` captures for the dispatcher, and the result it
 /// hands back. Layout shared with the asm (offsets pinned below).
 #[repr(C)]
 pub struct Frame {
@@ -177,8 +177,8 @@ global_asm!(
     "__gort_ffi_table:",
     ".set __gort_ffi_slot, 0",
     ".rept {n}",
-    "movl $__gort_ffi_slot, %r11d",
-    "jmp {common}",
+    "leaq {slots}+(__gort_ffi_slot*{size})(%rip), %r10",
+    "jmpq *{entry}(%r10)",
     ".p2align 4, 0xcc",
     ".set __gort_ffi_slot, __gort_ffi_slot + 1",
     ".endr",
@@ -187,24 +187,12 @@ global_asm!(
     "__gort_ffi_table_end:",
     ".popsection",
     n = const CAPACITY,
-    common = sym callback_common,
+    slots = sym SLOTS,
+    size = const SLOT_SIZE,
+    entry = const SLOT_ENTRY,
     options(att_syntax)
 );
 
-/// Where every stub jumps, with R11 = the slot (see the module comment).
-#[unsafe(naked)]
-unsafe extern "C" fn callback_common() {
-    naked_asm!(
-        "mov r10d, r11d",
-        "shl r10, {shift}",
-        "lea rax, [rip + {slots}]",
-        "add r10, rax",
-        "jmp qword ptr [r10 + {entry}]",
-        shift = const SLOT_SIZE.trailing_zeros(),
-        slots = sym SLOTS,
-        entry = const SLOT_ENTRY,
-    )
-}
 const _: () = assert!(SLOT_SIZE.is_power_of_two());
 
 /// A register shim: the record (R10) into `$reg`, then the thunk.
@@ -315,12 +303,18 @@ unsafe extern "C" fn callback_frame() {
     )
 }
 
-/// The entry of an empty slot, with R11 = the slot: abort with a message.
+/// The entry of an empty slot, with R10 = its record: abort with a message
+/// naming the slot.
 #[unsafe(naked)]
 pub unsafe extern "C" fn empty_slot() {
     naked_asm!(
-        "mov edi, r11d",
+        "lea rax, [rip + {slots}]",
+        "mov rdi, r10",
+        "sub rdi, rax",
+        "shr rdi, {shift}",
         "jmp {dangling}",
+        slots = sym SLOTS,
+        shift = const SLOT_SIZE.trailing_zeros(),
         dangling = sym dangling,
     )
 }

@@ -32,9 +32,10 @@
 //!   inside `malloc` holding an arena lock would deadlock the next goroutine on
 //!   that thread that allocates), the vDSO or another shared object;
 //! - the PC is not in the no-preemption text (`m::acquirem`, `acquire_switch`,
-//!   `sched::count_goroutines`): there a goroutine has looked up its M but not
-//!   yet held it; stopped there and then released to another thread (below),
-//!   it would go on with the old thread's M and P;
+//!   `sched::count_goroutines`, `sched::cgocallback::enter_fast`): there a
+//!   goroutine has looked up its M but not yet held it; stopped there and
+//!   then released to another thread (below), it would go on with the old
+//!   thread's M and P;
 //! - SP is inside the goroutine's stack, 8-aligned, with `headroom()` to spare;
 //! - no injection for this M is already on its way.
 //!

@@ -53,33 +53,21 @@ pub(crate) const MIN_HEADROOM: usize = 16 * 1024;
 /// comment), aborting the process if it panics.
 #[inline(always)]
 pub(crate) fn cgocallback<R>(f: impl FnOnce() -> R) -> R {
-    // The M, looked up and held in one step: the goroutine cannot move
-    // between the look-up and the wiring.
-    let hold = NoPreempt::new();
-    let m = hold.m();
-    // SAFETY: the current thread's own M (if any), held.
-    unsafe {
-        if !m.is_null() && !(*m).curg.is_null() && !(*m).in_syscall {
-            let gp = (*m).curg;
-            check_headroom(gp);
-            // Wired lazily: `lockint` makes the first switch inside the
-            // closure wire the goroutine (`park::mcall_held`); most callbacks
-            // never switch, and pay two increments.
-            (*gp).lockint += 1;
-            drop(hold);
-            let r = match catch_unwind(AssertUnwindSafe(f)) {
-                Ok(r) => r,
-                Err(p) => panicked(p),
-            };
-            // Only this goroutine writes its `lockint`; no hold needed.
-            (*gp).lockint -= 1;
-            if (*gp).lockint == 0 && (*gp).locked && (*gp).lockcount == 0 {
-                locked::unwire_after_callback(gp);
-            }
-            return r;
-        }
+    let gp = enter_fast();
+    if !gp.is_null() {
+        // The signal handler (a preemption's switch) reads `lockint`: keep
+        // the closure between the two updates.
+        compiler_fence(Ordering::SeqCst);
+        let r = match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(r) => r,
+            Err(p) => panicked(p),
+        };
+        compiler_fence(Ordering::SeqCst);
+        // SAFETY: `gp` is the running goroutine (checked by `enter_fast`),
+        // and only it writes its `lockint`.
+        unsafe { leave(gp) };
+        return r;
     }
-    drop(hold);
     let mut f = Some(f);
     let mut out = None;
     slow(&mut || {
@@ -93,7 +81,62 @@ pub(crate) fn cgocallback<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// Cases 2 and 3 (see the module comment).
+/// Case 1's look-up (see the module comment): the running goroutine, if
+/// this thread runs one, on its own stack with `MIN_HEADROOM` to spare and
+/// not inside `blocking`, with the callback counted in its `lockint`; else
+/// null, for `slow` to sort out.
+///
+/// Wired lazily: `lockint` makes the first switch inside the closure wire
+/// the goroutine (`park::mcall_held`); most callbacks never switch, and so
+/// pay one increment and one decrement.
+///
+/// In the no-preemption text, like `m::acquirem`: the look-up and the
+/// increment are one step no preemption can split (stopped in between and
+/// resumed on another thread, it would read the old thread's goroutine). A
+/// leaf: it must call nothing that returns.
+#[inline(never)]
+#[cfg_attr(target_os = "linux", unsafe(link_section = "gort_nopreempt"))]
+pub(crate) fn enter_fast() -> *mut G {
+    let m = m::getm_in_nopreempt_text();
+    if m.is_null() {
+        return null_mut();
+    }
+    // SAFETY: the current thread's own M, and the goroutine it runs; no
+    // preemption here (above).
+    unsafe {
+        let gp = (*m).curg;
+        if gp.is_null() || (*m).in_syscall {
+            return null_mut();
+        }
+        let sp = arch::current_sp();
+        let s = (*gp).stack;
+        if sp < s.lo.wrapping_add(MIN_HEADROOM) || sp >= s.hi {
+            return null_mut();
+        }
+        (*gp).lockint += 1;
+        gp
+    }
+}
+
+/// The end of a callback counted in `gp.lockint`: unwires the goroutine if
+/// a switch inside the callback wired it and nothing else holds it.
+///
+/// # Safety
+/// `gp` is the running goroutine, and this undoes its latest `lockint`
+/// increment.
+#[inline(always)]
+unsafe fn leave(gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*gp).lockint -= 1;
+        if (*gp).lockint == 0 && (*gp).locked && (*gp).lockcount == 0 {
+            locked::unwire_after_callback(gp);
+        }
+    }
+}
+
+/// Case 1 missed by `enter_fast` (a stack without the headroom: abort), and
+/// cases 2 and 3 (see the module comment).
 #[inline(never)]
 fn slow(run: &mut dyn FnMut()) {
     let hold = NoPreempt::new();
@@ -113,9 +156,17 @@ fn slow(run: &mut dyn FnMut()) {
             drop(hold);
             return extra_call(m, run);
         }
-        // Inside `blocking` (`in_syscall`): wire first, so that a park in
-        // `exitsyscall` resumes on this thread.
         check_headroom(gp);
+        if !(*m).in_syscall {
+            // Case 1 after all (`enter_fast` raced with a preemption).
+            (*gp).lockint += 1;
+            drop(hold);
+            catching(run);
+            leave(gp);
+            return;
+        }
+        // Inside `blocking`: wire first, so that a park in `exitsyscall`
+        // resumes on this thread.
         locked::lock_internal(m, gp);
         drop(hold);
         exitsyscall();
