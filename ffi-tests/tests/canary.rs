@@ -206,19 +206,24 @@ fn switching_callback_through_the_frame_path() {
     let _w = Watchdog::new("switching_callback_through_the_frame_path", TEST_LIMIT);
     let (inner, runs, bad) = busy_callback();
     let g = inner.as_fn();
-    let cb = Callback::<extern "C" fn(u64, u64, u64, u64, u64, u64)>::new(
-        move |_, _, _, _, _, _| g(),
-    )
-    .unwrap();
+    let cb =
+        Callback::<extern "C" fn(u64, u64, u64, u64, u64, u64)>::new(move |_, _, _, _, _, _| g())
+            .unwrap();
     // SAFETY: `canary_call` passes whatever the argument registers hold,
     // and the closure ignores its arguments; same ABI otherwise.
     let f: extern "C" fn() = unsafe { core::mem::transmute(cb.as_fn()) };
     // SAFETY: a valid function pointer (above).
     assert_mask(unsafe { canary_call(f) }, "frame path, test thread");
     // SAFETY: as above.
-    assert_mask(gort::run(move || unsafe { canary_call(f) }), "frame path, goroutine");
+    assert_mask(
+        gort::run(move || unsafe { canary_call(f) }),
+        "frame path, goroutine",
+    );
     // SAFETY: as above.
-    assert_mask(on_c_thread(move || unsafe { canary_call(f) }), "frame path, C thread");
+    assert_mask(
+        on_c_thread(move || unsafe { canary_call(f) }),
+        "frame path, C thread",
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 3);
     assert_eq!(bad.load(Ordering::SeqCst), 0);
 }
