@@ -114,6 +114,13 @@ pub(crate) struct G {
     /// Wired to an OS thread by `lock_os_thread` (its M is `lockedm`). Here, in
     /// the first cache line, because `schedule` tests it for every G it runs.
     pub locked: bool,
+    /// The runtime's own wirings: foreign callbacks running on this
+    /// goroutine (`sched::cgocallback`), kept apart from `lockcount` so that
+    /// a user's unmatched `unlock_os_thread` cannot undo them (Go's
+    /// `lockedInt`). In the first cache line (in its padding byte) because
+    /// every switch tests it (`park::mcall_held`); nesting deeper than 255
+    /// callbacks on one goroutine is a fatal error.
+    pub lockint: u8,
     pub id: u64,
     /// The M running this G (Running/Syscall), else null.
     pub m: *mut M,
@@ -135,11 +142,6 @@ pub(crate) struct G {
     pub lockedm: *mut M,
     /// `lock_os_thread` calls not yet undone by `unlock_os_thread`.
     pub lockcount: u32,
-    /// The runtime's own wirings (a foreign callback running on this
-    /// goroutine, see `sched::cgocallback`), kept apart from `lockcount` so
-    /// that a user's unmatched `unlock_os_thread` cannot undo them (Go's
-    /// `lockedInt`).
-    pub lockint: u32,
 }
 
 const _: () = assert!(core::mem::offset_of!(G, stack) + core::mem::size_of::<Stack>() <= 64);
@@ -161,9 +163,9 @@ impl G {
             spawn_site: None,
             allg_idx: usize::MAX,
             locked: false,
+            lockint: 0,
             lockedm: core::ptr::null_mut(),
             lockcount: 0,
-            lockint: 0,
         }
     }
 

@@ -84,7 +84,7 @@ pub(crate) fn cgocallback<R>(f: impl FnOnce() -> R) -> R {
 /// Case 1's look-up (see the module comment): the running goroutine, if
 /// this thread runs one, on its own stack with `MIN_HEADROOM` to spare and
 /// not inside `blocking`, with the callback counted in its `lockint`; else
-/// null, for `slow` to sort out.
+/// null, for `slow` to sort out (and to report a nesting too deep).
 ///
 /// Wired lazily: `lockint` makes the first switch inside the closure wire
 /// the goroutine (`park::mcall_held`); most callbacks never switch, and so
@@ -110,7 +110,7 @@ pub(crate) fn enter_fast() -> *mut G {
         }
         let sp = arch::current_sp();
         let s = (*gp).stack;
-        if sp < s.lo.wrapping_add(MIN_HEADROOM) || sp >= s.hi {
+        if sp < s.lo.wrapping_add(MIN_HEADROOM) || sp >= s.hi || (*gp).lockint == u8::MAX {
             return null_mut();
         }
         (*gp).lockint += 1;
@@ -158,8 +158,9 @@ fn slow(run: &mut dyn FnMut()) {
         }
         check_headroom(gp);
         if !(*m).in_syscall {
-            // Case 1 after all (`enter_fast` raced with a preemption).
-            (*gp).lockint += 1;
+            // Case 1 after all (`enter_fast` raced with a preemption, or
+            // the nesting is too deep: fatal).
+            locked::lockint_inc(gp);
             drop(hold);
             catching(run);
             leave(gp);

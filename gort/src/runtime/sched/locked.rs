@@ -85,8 +85,23 @@ pub(crate) fn unlock() {
 pub(crate) unsafe fn lock_internal(m: *mut M, gp: *mut G) {
     // SAFETY: per the contract.
     unsafe {
-        (*gp).lockint += 1;
+        lockint_inc(gp);
         wire(m, gp);
+    }
+}
+
+/// One more runtime wiring of `gp` (see `G.lockint`).
+///
+/// # Safety
+/// `gp` is the running goroutine.
+#[inline]
+pub(crate) unsafe fn lockint_inc(gp: *mut G) {
+    // SAFETY: per the contract; only the goroutine itself writes it.
+    unsafe {
+        (*gp).lockint = match (*gp).lockint.checked_add(1) {
+            Some(n) => n,
+            None => fatal("foreign callbacks nested more than 255 deep on one goroutine"),
+        };
     }
 }
 
