@@ -19,8 +19,8 @@
 //! and calls `wakep` again (`resetspinning`), so parallelism ramps up one M per
 //! unit of discovered work. The lost-wake-up argument: a spinning M that gives up
 //! first puts its P on the idle list, *then* decrements `nmspinning`, *then*
-//! re-checks every P's queue; a submitter first enqueues, *then* reads `npidle` and
-//! `nmspinning` in `wakep`. All four are SeqCst, so one of the two sees the other.
+//! re-checks the global queue and every P's queue; a submitter first enqueues,
+//! *then* reads `npidle` and `nmspinning` in `wakep`. All four are SeqCst, so one of the two sees the other.
 //! A non-spinning M that gives up has already checked its own P and the global
 //! queue under the lock, and work added elsewhere comes with its own `wakep`.
 //!
@@ -543,6 +543,29 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
                 (*m).spinning = false;
                 if SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst) == 0 {
                     fatal("findrunnable: negative nmspinning");
+                }
+                // The global queue too: a plain thread's `go` may have queued
+                // there after our look under the lock and found us still
+                // counted as a spinner, so its `wakep` did nothing
+                // (tests/wakeup_race.rs).
+                if SCHED.runqsize.load(Ordering::SeqCst) != 0 {
+                    SCHED.lock.lock();
+                    let pp = idle::pidleget();
+                    let gp = if pp.is_null() {
+                        null_mut()
+                    } else {
+                        globrunqget(pp, 0)
+                    };
+                    if !pp.is_null() && gp.is_null() {
+                        idle::pidleput(pp);
+                    }
+                    SCHED.lock.unlock();
+                    if !gp.is_null() {
+                        acquirep(m, pp);
+                        (*m).spinning = true;
+                        SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
+                        return (gp, false);
+                    }
                 }
                 for p2 in allp() {
                     if !(*p2).runq.is_empty() {
