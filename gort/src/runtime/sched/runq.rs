@@ -30,8 +30,24 @@ pub(crate) const RUNQ_LEN: usize = 256;
 pub(crate) struct RunQueue {
     head: CachePadded<AtomicU32>,
     tail: CachePadded<AtomicU32>,
-    runnext: CachePadded<AtomicPtr<G>>,
+    runnext: CachePadded<RunNext>,
     slots: Box<[AtomicPtr<G>]>,
+}
+
+/// `runnext` and how many times the owner has taken a G from it (the owner's
+/// writes to both share one cache line).
+struct RunNext {
+    g: AtomicPtr<G>,
+    /// Owner-written; thieves read it to tell an owner that keeps taking
+    /// its `runnext` from one that is stuck (see `grab`).
+    taken: AtomicU32,
+}
+
+impl core::ops::Deref for RunNext {
+    type Target = AtomicPtr<G>;
+    fn deref(&self) -> &AtomicPtr<G> {
+        &self.g
+    }
 }
 
 /// Half of a full ring plus the G that did not fit: what `put_slow` moves out.
@@ -42,7 +58,10 @@ impl RunQueue {
         RunQueue {
             head: CachePadded::new(AtomicU32::new(0)),
             tail: CachePadded::new(AtomicU32::new(0)),
-            runnext: CachePadded::new(AtomicPtr::new(null_mut())),
+            runnext: CachePadded::new(RunNext {
+                g: AtomicPtr::new(null_mut()),
+                taken: AtomicU32::new(0),
+            }),
             slots: (0..RUNQ_LEN).map(|_| AtomicPtr::new(null_mut())).collect(),
         }
     }
@@ -109,6 +128,8 @@ impl RunQueue {
                 .compare_exchange(next, null_mut(), AcqRel, Relaxed)
                 .is_ok()
         {
+            let taken = &self.runnext.taken;
+            taken.store(taken.load(Relaxed).wrapping_add(1), Relaxed);
             return Some((next, true));
         }
         loop {
@@ -176,7 +197,19 @@ impl RunQueue {
                             // each `ready` does not wake yet another M: a short
                             // spin here instead cost ~10x the thread wake-ups on
                             // a channel ping-pong (100 k/s vs Go's 10 k/s).
+                            let taken = self.runnext.taken.load(Relaxed);
                             std::thread::sleep(core::time::Duration::from_micros(3));
+                            // Unlike Go: if the owner took its runnext meanwhile
+                            // it is not stuck but handing off between goroutines
+                            // (a ping-pong pair, whose runnext holds each in
+                            // turn, so the same G may well be back in it).
+                            // Taking it would split the pair across two Ps and
+                            // move one goroutine's stack to another core's
+                            // cache, ~2 k times per 1 M round trips in
+                            // bench/ pingpong.
+                            if self.runnext.taken.load(Relaxed) != taken {
+                                return 0;
+                            }
                         }
                         if self
                             .runnext
