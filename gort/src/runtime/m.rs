@@ -507,8 +507,8 @@ mod tests {
     #[test]
     fn the_no_preemption_text_holds_the_acquire_functions() {
         let count = super::super::sched::count_goroutines as fn(i64) as usize;
-        let cb = super::super::sched::cgocallback::enter_fast as fn() -> *mut super::super::g::G
-            as usize;
+        let cb = super::super::sched::cgocallback::enter_fast
+            as fn() -> (*mut super::super::g::G, bool) as usize;
         for a in [
             acquirem as fn() -> *mut M as usize,
             acquire_switch as fn() -> *mut M as usize,

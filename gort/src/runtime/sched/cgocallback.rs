@@ -27,11 +27,12 @@
 //! them (C code keeps thread-local state, holds thread-owned locks), so the
 //! goroutine is wired to its thread while the closure runs (`G.lockint`, the
 //! runtime's share of `lock_os_thread`): it may park, yield or be preempted,
-//! and resumes on the same thread. In case 1 the wiring is lazy: the call
-//! only counts itself in `lockint`, and the goroutine's first switch inside
-//! the closure wires it (`park::mcall_held`); a comparator never switches
-//! and so costs two increments. The extra M's goroutine of case 3 is wired
-//! for life.
+//! and resumes on the same thread. In case 1 the wiring is lazy: the
+//! outermost such call only marks the goroutine (`lockint` 0 → 1, and back
+//! to 0 when it returns; calls nested in it leave `lockint` alone), and the
+//! goroutine's first switch inside the closure wires it
+//! (`park::mcall_held`); a comparator never switches and so costs two byte
+//! stores. The extra M's goroutine of case 3 is wired for life.
 //!
 //! A panic in the closure never unwinds into C: it is reported as
 //! `goroutine N panicked in callback: <msg>` and the process aborts (Rust's
@@ -53,7 +54,7 @@ pub(crate) const MIN_HEADROOM: usize = 16 * 1024;
 /// comment), aborting the process if it panics.
 #[inline(always)]
 pub(crate) fn cgocallback<R>(f: impl FnOnce() -> R) -> R {
-    let gp = enter_fast();
+    let (gp, outermost) = enter_fast();
     if !gp.is_null() {
         // The signal handler (a preemption's switch) reads `lockint`: keep
         // the closure between the two updates.
@@ -63,11 +64,21 @@ pub(crate) fn cgocallback<R>(f: impl FnOnce() -> R) -> R {
             Err(p) => panicked(p),
         };
         compiler_fence(Ordering::SeqCst);
-        // SAFETY: `gp` is the running goroutine (checked by `enter_fast`),
-        // and only it writes its `lockint`.
-        unsafe { leave(gp) };
+        if outermost {
+            // SAFETY: `gp` is the running goroutine (checked by
+            // `enter_fast`), and only it writes its `lockint`.
+            unsafe { leave_outermost(gp) };
+        }
         return r;
     }
+    cgocallback_slow(f)
+}
+
+/// `cgocallback` off its fast path: out of line, so that the fast path's
+/// frame (in every thunk) holds nothing of it.
+#[cold]
+#[inline(never)]
+fn cgocallback_slow<R>(f: impl FnOnce() -> R) -> R {
     let mut f = Some(f);
     let mut out = None;
     slow(&mut || {
@@ -83,43 +94,70 @@ pub(crate) fn cgocallback<R>(f: impl FnOnce() -> R) -> R {
 
 /// Case 1's look-up (see the module comment): the running goroutine, if
 /// this thread runs one, on its own stack with `MIN_HEADROOM` to spare and
-/// not inside `blocking`, with the callback counted in its `lockint`; else
-/// null, for `slow` to sort out (and to report a nesting too deep).
+/// not inside `blocking`, marked as running a callback in its `lockint`;
+/// else null, for `slow` to sort out. The flag says whether this call set
+/// the mark (`lockint` was 0), and so must clear it (`leave_outermost`); a
+/// call nested in another callback finds it set and leaves it be.
 ///
 /// Wired lazily: `lockint` makes the first switch inside the closure wire
 /// the goroutine (`park::mcall_held`); most callbacks never switch, and so
-/// pay one increment and one decrement.
+/// pay two byte stores. Stores, not an increment and a decrement: a
+/// comparator's calls would chain through the counter in memory (each
+/// read waiting for the previous call's write), which was most of the
+/// ~5 ns a call cost in a tight loop.
 ///
-/// In the no-preemption text, like `m::acquirem`: the look-up and the
-/// increment are one step no preemption can split (stopped in between and
-/// resumed on another thread, it would read the old thread's goroutine). A
-/// leaf: it must call nothing that returns.
+/// In the no-preemption text, like `m::acquirem`: the look-up and the mark
+/// are one step no preemption can split (stopped in between and resumed on
+/// another thread, it would read the old thread's goroutine). A leaf: it
+/// must call nothing that returns.
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_nopreempt"))]
-pub(crate) fn enter_fast() -> *mut G {
+pub(crate) fn enter_fast() -> (*mut G, bool) {
     let m = m::getm_in_nopreempt_text();
     if m.is_null() {
-        return null_mut();
+        return (null_mut(), false);
     }
     // SAFETY: the current thread's own M, and the goroutine it runs; no
     // preemption here (above).
     unsafe {
         let gp = (*m).curg;
         if gp.is_null() || (*m).in_syscall {
-            return null_mut();
+            return (null_mut(), false);
         }
         let sp = arch::current_sp();
         let s = (*gp).stack;
-        if sp < s.lo.wrapping_add(MIN_HEADROOM) || sp >= s.hi || (*gp).lockint == u8::MAX {
-            return null_mut();
+        if sp < s.lo.wrapping_add(MIN_HEADROOM) || sp >= s.hi {
+            return (null_mut(), false);
         }
-        (*gp).lockint += 1;
-        gp
+        if (*gp).lockint != 0 {
+            return (gp, false);
+        }
+        (*gp).lockint = 1;
+        (gp, true)
     }
 }
 
-/// The end of a callback counted in `gp.lockint`: unwires the goroutine if
-/// a switch inside the callback wired it and nothing else holds it.
+/// The end of the outermost callback on `gp` (`enter_fast` set its mark):
+/// clears the mark, and unwires the goroutine if a switch inside the
+/// callback wired it and nothing else holds it.
+///
+/// # Safety
+/// `gp` is the running goroutine, whose `lockint` mark the matching
+/// `enter_fast` set; every call nested in it has returned.
+#[inline(always)]
+unsafe fn leave_outermost(gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*gp).lockint = 0;
+        if (*gp).locked && (*gp).lockcount == 0 {
+            locked::unwire_after_callback(gp);
+        }
+    }
+}
+
+/// The end of a callback counted in `gp.lockint` (`slow`'s case 1):
+/// unwires the goroutine if a switch inside the callback wired it and
+/// nothing else holds it.
 ///
 /// # Safety
 /// `gp` is the running goroutine, and this undoes its latest `lockint`
@@ -158,8 +196,7 @@ fn slow(run: &mut dyn FnMut()) {
         }
         check_headroom(gp);
         if !(*m).in_syscall {
-            // Case 1 after all (`enter_fast` raced with a preemption, or
-            // the nesting is too deep: fatal).
+            // Case 1 after all (`enter_fast` raced with a preemption).
             locked::lockint_inc(gp);
             drop(hold);
             catching(run);
