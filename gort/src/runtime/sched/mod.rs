@@ -20,7 +20,8 @@
 //! unit of discovered work. The lost-wake-up argument: a spinning M that gives up
 //! first puts its P on the idle list, *then* decrements `nmspinning`, *then*
 //! re-checks the global queue and every P's queue; a submitter first enqueues,
-//! *then* reads `npidle` and `nmspinning` in `wakep`. All four are SeqCst, so one of the two sees the other.
+//! *then* reads `npidle` and `nmspinning` in `wakep`. All four are SeqCst, so
+//! one of the two sees the other.
 //! A non-spinning M that gives up has already checked its own P and the global
 //! queue under the lock, and work added elsewhere comes with its own `wakep`.
 //!
@@ -550,22 +551,21 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
                 // (tests/wakeup_race.rs).
                 if SCHED.runqsize.load(Ordering::SeqCst) != 0 {
                     SCHED.lock.lock();
-                    let pp = idle::pidleget();
-                    let gp = if pp.is_null() {
-                        null_mut()
+                    let pp = if SCHED.runqsize.load(Ordering::SeqCst) != 0 {
+                        idle::pidleget()
                     } else {
-                        globrunqget(pp, 0)
+                        null_mut()
                     };
-                    if !pp.is_null() && gp.is_null() {
-                        idle::pidleput(pp);
-                    }
-                    SCHED.lock.unlock();
-                    if !gp.is_null() {
+                    if !pp.is_null() {
+                        // Not empty under the lock: there is a G to take.
+                        let gp = globrunqget(pp, 0);
+                        SCHED.lock.unlock();
                         acquirep(m, pp);
                         (*m).spinning = true;
                         SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
                         return (gp, false);
                     }
+                    SCHED.lock.unlock();
                 }
                 for p2 in allp() {
                     if !(*p2).runq.is_empty() {
