@@ -4,7 +4,7 @@ use super::abi::{self, Args, Frame, FrameThunk};
 use super::table::{self, CAPACITY, Slot};
 use super::types::sealed::{ArgSealed, RetSealed};
 use super::types::{Arg, Ret};
-use crate::runtime::sched::cgocallback::cgocallback;
+use crate::runtime::sched::cgocallback::{cgocallback, cgocallback_marked};
 use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -62,20 +62,26 @@ impl std::error::Error for CallbackError {}
 
 impl<F> Callback<F> {
     /// Publishes `closure` in a free slot: the slot's stub will run
-    /// `register_thunk` if the signature leaves a general register for the
-    /// slot record (`ints` integer-class arguments), else `frame_thunk`.
+    /// `register_thunk` or `fast_thunk` if the ABI can pass them the slot
+    /// record in a register (`abi::register_entry`, by the number of
+    /// integer-class arguments), else `frame_thunk`.
     fn install<C>(
         closure: C,
         ints: usize,
         register_thunk: *const u8,
+        fast_thunk: *const u8,
         frame_thunk: FrameThunk,
     ) -> Result<Self, CallbackError> {
         let data = NonNull::from(Box::leak(Box::new(closure))).cast::<()>();
-        let (entry, thunk) = match abi::register_entry(ints) {
-            Some(entry) => (entry, register_thunk),
-            None => (abi::frame_entry(), frame_thunk as *const u8),
+        let (entry, thunk, fast) = match abi::register_entry(ints) {
+            Some(entry) => (entry, register_thunk, fast_thunk),
+            None => (
+                abi::frame_entry(),
+                frame_thunk as *const u8,
+                core::ptr::null(),
+            ),
         };
-        match table::alloc(entry, thunk, data.as_ptr()) {
+        match table::alloc(entry, thunk, fast, data.as_ptr()) {
             Some(slot) => Ok(Callback {
                 slot,
                 data,
@@ -153,6 +159,23 @@ macro_rules! arity {
                     cgocallback(|| closure($($a),*))
                 }
 
+                /// The register path once the entry shim has found and
+                /// marked the goroutine `g` itself (`abi`).
+                #[allow(non_snake_case)]
+                unsafe extern $abi fn fast_thunk<C, R: Ret, $($a: Arg),*>(
+                    $($a: $a,)* rec: *const Slot, g: *mut (),
+                ) -> R
+                where
+                    C: Fn($($a),*) -> R,
+                {
+                    // SAFETY: as in `register_thunk`; the shim passes the
+                    // goroutine it marked.
+                    unsafe {
+                        let closure = &*(*rec).data.load(Ordering::Relaxed).cast::<C>();
+                        cgocallback_marked(g, || closure($($a),*))
+                    }
+                }
+
                 /// The frame path (see `abi`).
                 #[allow(non_snake_case)]
                 unsafe fn frame_thunk<C, R: Ret, $($a: Arg),*>(data: *mut (), frame: *mut Frame)
@@ -177,6 +200,7 @@ macro_rules! arity {
                     closure,
                     ints,
                     register_thunk::<C, R, $($a),*> as *const u8,
+                    fast_thunk::<C, R, $($a),*> as *const u8,
                     frame_thunk::<C, R, $($a),*>,
                 )
             }
@@ -215,3 +239,126 @@ arity!(
 arity!(
     A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15, A16
 );
+
+#[cfg(test)]
+mod tests {
+    //! The runtime's share of a callback on a goroutine (`cgocallback`'s
+    //! case 1, done by the register shims in asm on Linux and by
+    //! `enter_fast` elsewhere and on the frame path): the outermost call
+    //! marks the goroutine (`lockint`), a switch inside it wires the
+    //! goroutine to its thread, and the end of the outermost call clears
+    //! the mark and unwires it unless `lock_os_thread` holds it.
+
+    use super::Callback;
+    use crate::runtime::m::getg;
+    use std::hint::black_box;
+    use std::sync::{Arc, Mutex};
+
+    /// The running goroutine's (`lockint`, `locked`).
+    fn wiring() -> (u8, bool) {
+        let g = getg();
+        assert!(!g.is_null(), "not on a goroutine");
+        // SAFETY: the running goroutine, read by itself.
+        unsafe { ((*g).lockint, (*g).locked) }
+    }
+
+    type Log = Arc<Mutex<Vec<(&'static str, (u8, bool))>>>;
+
+    /// A callback that logs the wiring before and after a yield (a switch).
+    fn switching(log: &Log, name: &'static str) -> Callback<extern "C" fn(u64) -> u64> {
+        let log = log.clone();
+        Callback::<extern "C" fn(u64) -> u64>::new(move |x| {
+            log.lock().unwrap().push((name, wiring()));
+            crate::yield_now();
+            log.lock().unwrap().push((name, wiring()));
+            x + 1
+        })
+        .unwrap()
+    }
+
+    /// Integer-class argument counts 0 to 6 take every kind of entry: the
+    /// five register shims with the fast path, the one without (five
+    /// arguments), the frame shim (six).
+    #[test]
+    fn a_switch_inside_a_callback_wires_the_goroutine_until_the_callback_returns() {
+        crate::run(|| {
+            let log: Log = Arc::default();
+            let cb = switching(&log, "cb");
+            let f = black_box(cb.as_fn());
+            assert_eq!(f(1), 2);
+            assert_eq!(wiring(), (0, false), "after the callback");
+            assert_eq!(
+                *log.lock().unwrap(),
+                [("cb", (1, false)), ("cb", (1, true))]
+            );
+
+            // Signatures of every shim: the mark is set and cleared the same.
+            macro_rules! each {
+                ($($t:ty => ($($a:expr),*)),*) => {$({
+                    let cb = Callback::<$t>::new(|$(_ignore_arg!($a)),*| wiring().0 as u64).unwrap();
+                    let f = black_box(cb.as_fn());
+                    assert_eq!(f($($a),*), 1, "{}", stringify!($t));
+                    assert_eq!(wiring(), (0, false), "{}", stringify!($t));
+                })*};
+            }
+            macro_rules! _ignore_arg {
+                ($e:expr) => {
+                    _
+                };
+            }
+            each!(
+                extern "C" fn() -> u64 => (),
+                extern "C" fn(u64) -> u64 => (1),
+                extern "C" fn(u64, f64, u64) -> u64 => (1, 2.0, 3),
+                extern "C" fn(u64, u64, u64, u64) -> u64 => (1, 2, 3, 4),
+                extern "C" fn(u64, u64, u64, u64, u64) -> u64 => (1, 2, 3, 4, 5),
+                extern "C" fn(u64, u64, u64, u64, u64, u64) -> u64 => (1, 2, 3, 4, 5, 6)
+            );
+        });
+    }
+
+    /// A callback nested in another leaves the outer one's mark standing;
+    /// the outer one clears it.
+    #[test]
+    fn a_nested_callback_leaves_the_mark_to_the_outermost() {
+        crate::run(|| {
+            let log: Log = Arc::default();
+            let inner = switching(&log, "inner");
+            let fi = black_box(inner.as_fn());
+            let log2 = log.clone();
+            let outer = Callback::<extern "C" fn(u64) -> u64>::new(move |x| {
+                let r = fi(x);
+                log2.lock().unwrap().push(("outer", wiring()));
+                r * 10
+            })
+            .unwrap();
+            let fo = black_box(outer.as_fn());
+            assert_eq!(fo(1), 20);
+            assert_eq!(wiring(), (0, false));
+            assert_eq!(
+                *log.lock().unwrap(),
+                [
+                    ("inner", (1, false)),
+                    ("inner", (1, true)),
+                    ("outer", (1, true))
+                ]
+            );
+        });
+    }
+
+    /// A goroutine the user wired itself stays wired after a callback that
+    /// switched.
+    #[test]
+    fn a_callback_leaves_the_users_wiring_alone() {
+        crate::run(|| {
+            let log: Log = Arc::default();
+            let cb = switching(&log, "cb");
+            let f = black_box(cb.as_fn());
+            crate::lock_os_thread();
+            assert_eq!(f(1), 2);
+            assert_eq!(wiring(), (0, true), "still the user's");
+            crate::unlock_os_thread();
+            assert_eq!(wiring(), (0, false));
+        });
+    }
+}

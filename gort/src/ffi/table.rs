@@ -2,8 +2,9 @@
 //!
 //! Slot `i` belongs to entry stub `i` (`abi`). Its record says where the
 //! ABI's common entry goes next (`entry`: a shim that passes the record on to
-//! `thunk`, or the shim that aborts for an empty slot), the callback's
-//! monomorphised code for its signature (`thunk`) and its closure (`data`).
+//! `fast` or `thunk`, or the shim that aborts for an empty slot), the
+//! callback's monomorphised code for its signature (`fast`, `thunk`) and its
+//! closure (`data`).
 //! `Callback::new` fills a record, its drop empties it.
 //!
 //! Freed slots are reused last: never-used slots go first, then freed ones
@@ -27,31 +28,38 @@ use std::collections::VecDeque;
 pub const CAPACITY: usize = 2048;
 
 /// One slot's record, read by the ABI's asm (layout pinned below). Written
-/// `data`, `thunk`, then `entry` (release); the asm reads `entry` first and
-/// the rest through it, so a call that sees a new `entry` sees the rest.
+/// `data`, `thunk`, `fast`, then `entry` (release); the asm reads `entry`
+/// first and the rest through it, so a call that sees a new `entry` sees the
+/// rest.
 #[repr(C)]
 pub struct Slot {
     /// Code the common entry jumps to, with the record's address in a
     /// scratch register (`abi`).
     pub entry: AtomicPtr<u8>,
-    /// The signature-specific code the entry shim hands over to.
+    /// The signature-specific code the entry shim hands over to: all of
+    /// the callback's work (`cgocallback` and the closure).
     pub thunk: AtomicPtr<u8>,
     /// The closure.
     pub data: AtomicPtr<()>,
-    _pad: usize,
+    /// The signature-specific code an entry shim calls instead of `thunk`
+    /// when it has done the runtime's part of a callback on a goroutine
+    /// itself (`abi`: just the closure, behind the panic guard); null when
+    /// the entry does not use it.
+    pub fast: AtomicPtr<u8>,
 }
 
 pub const SLOT_SIZE: usize = size_of::<Slot>();
 pub const SLOT_ENTRY: usize = offset_of!(Slot, entry);
 pub const SLOT_THUNK: usize = offset_of!(Slot, thunk);
-const _: () = assert!(SLOT_SIZE == 32 && SLOT_ENTRY == 0 && SLOT_THUNK == 8);
+pub const SLOT_FAST: usize = offset_of!(Slot, fast);
+const _: () = assert!(SLOT_SIZE == 32 && SLOT_ENTRY == 0 && SLOT_THUNK == 8 && SLOT_FAST == 24);
 
 pub static SLOTS: [Slot; CAPACITY] = [const {
     Slot {
         entry: AtomicPtr::new(abi::empty_slot as *mut u8),
         thunk: AtomicPtr::new(null_mut()),
         data: AtomicPtr::new(null_mut()),
-        _pad: 0,
+        fast: AtomicPtr::new(null_mut()),
     }
 }; CAPACITY];
 
@@ -86,9 +94,14 @@ pub(crate) fn in_use() -> usize {
 }
 
 /// Takes a slot and publishes a callback in it: calls to the slot's stub go
-/// to `entry`, which hands over to `thunk` with `data`. `None` when the table
-/// is full.
-pub(crate) fn alloc(entry: *const u8, thunk: *const u8, data: *mut ()) -> Option<u32> {
+/// to `entry`, which hands over to `fast` or `thunk` with `data`. `None` when
+/// the table is full.
+pub(crate) fn alloc(
+    entry: *const u8,
+    thunk: *const u8,
+    fast: *const u8,
+    data: *mut (),
+) -> Option<u32> {
     FREE.lock.lock();
     // SAFETY: lock held.
     let slot = unsafe {
@@ -106,6 +119,7 @@ pub(crate) fn alloc(entry: *const u8, thunk: *const u8, data: *mut ()) -> Option
     let s = &SLOTS[slot as usize];
     s.data.store(data, Ordering::Relaxed);
     s.thunk.store(thunk.cast_mut(), Ordering::Relaxed);
+    s.fast.store(fast.cast_mut(), Ordering::Relaxed);
     s.entry.store(entry.cast_mut(), Ordering::Release);
     Some(slot)
 }
@@ -115,6 +129,7 @@ pub(crate) fn free(slot: u32) {
     let s = &SLOTS[slot as usize];
     s.entry.store(abi::empty_slot as *mut u8, Ordering::Release);
     s.thunk.store(null_mut(), Ordering::Relaxed);
+    s.fast.store(null_mut(), Ordering::Relaxed);
     s.data.store(null_mut(), Ordering::Relaxed);
     FREE.lock.lock();
     // SAFETY: lock held.

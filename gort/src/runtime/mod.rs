@@ -12,6 +12,7 @@
 //!   sched/     run queues, schedule/findrunnable, park/ready, idle Ms and Ps,
 //!              spawning and G recycling, blocking hand-off, set_procs
 //!   g.rs m.rs p.rs   the three descriptors
+//!   tls/       the current thread's M (a thread-local word asm can read)
 //!   timers.rs  per-P timer heaps and the timer-sleeping M
 //!   sysmon.rs  the monitor thread
 //!   lock.rs    runtime mutex and one-shot note
@@ -38,6 +39,7 @@ pub(crate) mod stack;
 pub(crate) mod sysmon;
 pub(crate) mod taskalloc;
 pub(crate) mod timers;
+pub(crate) mod tls;
 pub(crate) mod waiter;
 
 pub(crate) use sched::gfree;

@@ -46,7 +46,11 @@
 use core::arch::{global_asm, naked_asm};
 use core::mem::offset_of;
 
-use crate::ffi::table::{CAPACITY, SLOT_ENTRY, SLOT_SIZE, SLOT_THUNK, SLOTS, Slot, dangling};
+use crate::ffi::table::{
+    CAPACITY, SLOT_ENTRY, SLOT_FAST, SLOT_SIZE, SLOT_THUNK, SLOTS, Slot, dangling,
+};
+#[cfg(target_os = "linux")]
+use crate::runtime::{g::G, m::M, sched::cgocallback::MIN_HEADROOM, stack::Stack, tls::tls_load_m};
 use core::sync::atomic::Ordering;
 
 /// Bytes per entry stub.
@@ -195,8 +199,12 @@ global_asm!(
 
 const _: () = assert!(SLOT_SIZE.is_power_of_two());
 
-/// A register shim: the record (R10) into `$reg`, then the thunk.
-macro_rules! register_shims {
+/// Register shims that leave everything to the thunk: the record (R10)
+/// into `$reg`, then the thunk. All of them off Linux (no thread-local word
+/// the asm could read to find the goroutine, see `runtime::tls`), and the
+/// one for five integer-class arguments everywhere (it has no second
+/// register for the fast thunk's goroutine).
+macro_rules! plain_shims {
     ($($name:ident: $reg:literal),*) => {$(
         #[unsafe(naked)]
         unsafe extern "C" fn $name() {
@@ -209,11 +217,83 @@ macro_rules! register_shims {
     )*};
 }
 
-register_shims!(shim_rdi: "rdi", shim_rsi: "rsi", shim_rdx: "rdx", shim_rcx: "rcx", shim_r8: "r8", shim_r9: "r9");
+#[cfg(not(target_os = "linux"))]
+plain_shims!(shim_rdi: "rdi", shim_rsi: "rsi", shim_rdx: "rdx", shim_rcx: "rcx", shim_r8: "r8");
+plain_shims!(shim_r9: "r9");
 
-/// The entry for a signature with `ints` integer-class arguments whose thunk
-/// takes the slot record as one more, `None` if it would not be passed in a
-/// register (then the frame shim is used).
+/// Register shims on Linux, with R10 = the slot's record: `enter_fast`'s
+/// test and mark in asm (see the module comment), then the record into
+/// `$reg`, the goroutine into `$greg` (the next general register) and a
+/// jump to the fast thunk, `extern "C" fn(A1, …, An, *const Slot, *mut G)`,
+/// which runs the closure and clears the mark; else the record into `$reg`
+/// and a jump to the thunk (`cgocallback`'s Rust path: a goroutine in
+/// `blocking`, a thread without one, a callback nested in another).
+/// Besides those two, only R11 and RAX are written: scratch, and carrying
+/// no argument (RAX only carries one into a variadic function).
+///
+/// In the no-preemption text: between reading the thread's M and setting
+/// the goroutine's mark, a preemption that resumed the goroutine on another
+/// thread would leave it marking through the old thread's M (as in
+/// `enter_fast`). The thunks it jumps to are ordinary, preemptible code.
+#[cfg(target_os = "linux")]
+macro_rules! fast_shims {
+    ($($name:ident: $reg:literal, $greg:literal);*) => {$(
+        #[unsafe(naked)]
+        #[unsafe(link_section = "gort_nopreempt")]
+        unsafe extern "C" fn $name() {
+            naked_asm!(
+                tls_load_m!("r11"),
+                "test r11, r11",
+                "jz 2f",
+                "cmp byte ptr [r11 + {m_in_syscall}], 0",
+                "jne 2f",
+                "mov r11, qword ptr [r11 + {m_curg}]",
+                "test r11, r11",
+                "jz 2f",
+                // On the goroutine's own stack, with the headroom (RSP is
+                // far above `headroom`: the low pages are never mapped).
+                "lea rax, [rsp - {headroom}]",
+                "cmp rax, qword ptr [r11 + {g_stack_lo}]",
+                "jb 2f",
+                "cmp rsp, qword ptr [r11 + {g_stack_hi}]",
+                "jae 2f",
+                // The outermost callback on this goroutine: mark it.
+                "cmp byte ptr [r11 + {g_lockint}], 0",
+                "jne 2f",
+                "mov byte ptr [r11 + {g_lockint}], 1",
+                concat!("mov ", $reg, ", r10"),
+                concat!("mov ", $greg, ", r11"),
+                "jmp qword ptr [r10 + {fast}]",
+                "2:",
+                concat!("mov ", $reg, ", r10"),
+                "jmp qword ptr [r10 + {thunk}]",
+                m_in_syscall = const offset_of!(M, in_syscall),
+                m_curg = const offset_of!(M, curg),
+                g_stack_lo = const offset_of!(G, stack) + offset_of!(Stack, lo),
+                g_stack_hi = const offset_of!(G, stack) + offset_of!(Stack, hi),
+                g_lockint = const offset_of!(G, lockint),
+                headroom = const MIN_HEADROOM,
+                fast = const SLOT_FAST,
+                thunk = const SLOT_THUNK,
+            )
+        }
+    )*};
+}
+
+#[cfg(target_os = "linux")]
+fast_shims!(shim_rdi: "rdi", "rsi"; shim_rsi: "rsi", "rdx"; shim_rdx: "rdx", "rcx"; shim_rcx: "rcx", "r8"; shim_r8: "r8", "r9");
+
+/// The register shims in the no-preemption text (a test checks they are).
+#[cfg(all(test, target_os = "linux"))]
+pub fn fast_entries() -> [usize; 5] {
+    let shims: [unsafe extern "C" fn(); 5] = [shim_rdi, shim_rsi, shim_rdx, shim_rcx, shim_r8];
+    shims.map(|f| f as usize)
+}
+
+/// The entry for a signature with `ints` integer-class arguments whose
+/// thunks take the slot record (and the fast thunk the goroutine) as more:
+/// `None` unless the record goes in a general register; then the frame shim
+/// is used.
 pub fn register_entry(ints: usize) -> Option<*const u8> {
     let shim: unsafe extern "C" fn() = match ints {
         0 => shim_rdi,

@@ -32,7 +32,8 @@
 //!   inside `malloc` holding an arena lock would deadlock the next goroutine on
 //!   that thread that allocates), the vDSO or another shared object;
 //! - the PC is not in the no-preemption text (`m::acquirem`, `acquire_switch`,
-//!   `sched::count_goroutines`, `sched::cgocallback::enter_fast`): there a
+//!   `sched::count_goroutines`, `sched::cgocallback::enter_fast`, the
+//!   register shims of `ffi::abi`): there a
 //!   goroutine has looked up its M but not yet held it; stopped there and
 //!   then released to another thread (below), it would go on with the old
 //!   thread's M and P;

@@ -74,6 +74,52 @@ pub(crate) fn cgocallback<R>(f: impl FnOnce() -> R) -> R {
     cgocallback_slow(f)
 }
 
+/// Runs `f`, the closure of a callback on goroutine `gp` whose entry shim
+/// has already done `enter_fast`'s work in asm (`ffi::abi`'s register
+/// shims: found the running goroutine with the headroom, and set its mark as
+/// the outermost callback), clears the mark as `cgocallback` does, and
+/// aborts the process if `f` panics.
+///
+/// # Safety
+/// `gp` is the running goroutine, marked by this callback's entry.
+#[inline(always)]
+pub(crate) unsafe fn cgocallback_marked<R>(gp: *mut (), f: impl FnOnce() -> R) -> R {
+    compiler_fence(Ordering::SeqCst);
+    let r = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => panicked(p),
+    };
+    compiler_fence(Ordering::SeqCst);
+    let gp = gp.cast::<G>();
+    // SAFETY: per the contract; every nested call has returned, and only
+    // this goroutine writes its `lockint`.
+    unsafe {
+        (*gp).lockint = 0;
+        if (*gp).locked {
+            return unwire_keeping(gp, r);
+        }
+    }
+    r
+}
+
+/// `leave_outermost`'s second half for `cgocallback_marked`, out of line
+/// and handing the result through, so that the fast thunks keep no
+/// registers across it (and need no frame).
+///
+/// # Safety
+/// As `leave_outermost`, after its first half.
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn unwire_keeping<R>(gp: *mut G, r: R) -> R {
+    // SAFETY: per the contract.
+    unsafe {
+        if (*gp).lockcount == 0 {
+            locked::unwire_after_callback(gp);
+        }
+    }
+    r
+}
+
 /// `cgocallback` off its fast path: out of line, so that the fast path's
 /// frame (in every thunk) holds nothing of it.
 #[cold]
