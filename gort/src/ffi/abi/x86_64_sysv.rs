@@ -15,14 +15,28 @@
 //! - a **register shim** (`shim_rdi` … `shim_r9`): when the signature leaves
 //!   a general register free (fewer than six integer-class arguments: the
 //!   usual case), the shim puts the record in the first free one and jumps to
-//!   the slot's thunk, a Rust `extern "C" fn(A1, …, An, *const Slot) -> R`:
-//!   the compiler itself then reads the arguments by the ABI, saves the
-//!   callee-saved registers it uses (RBX, RBP, R12–R15) and returns the
-//!   result. (The extra parameter lands in that register because the ABI
-//!   assigns general registers to integer-class arguments in order, whatever
-//!   the floating-point ones do.) Nothing is captured that the closure does
-//!   not read, which is what makes a callback cheap enough for a `qsort`
-//!   comparator;
+//!   one of the slot's thunks, Rust functions compiled for the signature
+//!   with the record as one more parameter: the compiler itself then reads
+//!   the arguments by the ABI, saves the callee-saved registers it uses
+//!   (RBX, RBP, R12–R15) and returns the result. (The extra parameter lands
+//!   in that register because the ABI assigns general registers to
+//!   integer-class arguments in order, whatever the floating-point ones do.)
+//!   Nothing is captured that the closure does not read, which is what makes
+//!   a callback cheap enough for a `qsort` comparator.
+//!
+//!   On Linux the shims for up to four integer-class arguments first do, in
+//!   asm, what `cgocallback::enter_fast` does for the common case (C called
+//!   by a goroutine calls back): read the thread's M (`runtime::tls`), check
+//!   that it runs a goroutine that is not in `blocking`, on whose stack we
+//!   are with `MIN_HEADROOM` left, and which is not already in a callback;
+//!   set the goroutine's mark (`lockint`); then jump to the **fast thunk**
+//!   (`Slot::fast`) with the goroutine in the register after the record. It
+//!   runs the closure and clears the mark (`cgocallback_marked`). Anything
+//!   else jumps to the full thunk (`Slot::thunk`), whose `cgocallback` sorts
+//!   it out in Rust. Doing this in the shim rather than in a call from the
+//!   thunk saved ~1.5 ns of a ~3.5 ns overhead per call (measured on the
+//!   qsort benchmark: 1.20× a plain comparator instead of 1.65×); a shim
+//!   that only jumps to the thunk, with no checks at all, measures 1.13×;
 //! - the **frame shim** (`callback_frame`), for signatures that use all six
 //!   general registers: it saves RBX, RBP and R12–R15, captures RDI RSI RDX
 //!   RCX R8 R9, the low 64 bits of XMM0–7 and the address of the stack

@@ -32,7 +32,11 @@
 //! to 0 when it returns; calls nested in it leave `lockint` alone), and the
 //! goroutine's first switch inside the closure wires it
 //! (`park::mcall_held`); a comparator never switches and so costs two byte
-//! stores. The extra M's goroutine of case 3 is wired for life.
+//! stores. On Linux x86-64 the entry shims do case 1's look-up and mark in
+//! asm before any Rust code runs (`ffi::abi`, `cgocallback_marked`); the
+//! rest of this file is the same protocol in Rust, for the other cases, the
+//! other entries and the other platforms. The extra M's goroutine of case 3
+//! is wired for life.
 //!
 //! A panic in the closure never unwinds into C: it is reported as
 //! `goroutine N panicked in callback: <msg>` and the process aborts (Rust's
