@@ -58,3 +58,57 @@ fn set_procs_grows_and_shrinks_under_load() {
     gort::set_procs(initial);
     assert_eq!(gort::procs(), initial);
 }
+
+/// A timer left on a P that `set_procs` retires still fires while the
+/// remaining P never runs out of work (so never steals, and no idle M gets
+/// a P to run timers with): two goroutines that run at the same time with
+/// two Ps, so one on each, go to sleep; the second P is retired; a goroutine
+/// that yields in a loop keeps the one P left busy until both have woken.
+#[test]
+fn timers_of_a_retired_p_fire_while_the_others_stay_busy() {
+    use std::sync::atomic::AtomicUsize;
+    const EVENTUALLY: Duration = Duration::from_secs(10);
+    let initial = gort::procs();
+    for round in 0..20 {
+        gort::set_procs(2);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            gort::run(move || {
+                let running = Arc::new(AtomicUsize::new(0));
+                let woke = Arc::new(AtomicUsize::new(0));
+                for _ in 0..2 {
+                    let (running, woke) = (running.clone(), woke.clone());
+                    gort::go(move || {
+                        running.fetch_add(1, Ordering::SeqCst);
+                        // Both at once, so on both Ps (a bounded wait: with
+                        // one P this could never end).
+                        let t0 = std::time::Instant::now();
+                        while running.load(Ordering::SeqCst) < 2 && t0.elapsed() < EVENTUALLY {
+                            std::hint::spin_loop();
+                        }
+                        gort::sleep(Duration::from_millis(20));
+                        woke.fetch_add(1, Ordering::SeqCst);
+                    });
+                }
+                while running.load(Ordering::SeqCst) < 2 {
+                    gort::yield_now();
+                }
+                // Both are asleep (or about to be) with their timers on
+                // their own Ps; drop to one P.
+                gort::sleep(Duration::from_millis(2));
+                gort::set_procs(1);
+                while woke.load(Ordering::SeqCst) < 2 {
+                    gort::yield_now();
+                }
+            });
+            let _ = tx.send(());
+        });
+        if rx.recv_timeout(EVENTUALLY).is_err() {
+            panic!(
+                "round {round}: a sleeper on the retired P never woke\n{}",
+                gort::debug::dump()
+            );
+        }
+    }
+    gort::set_procs(initial);
+}

@@ -9,8 +9,9 @@
 //! stopped, so the owner may free it as soon as `delete` returns.
 //!
 //! Timers are run by the scheduler: `check_timers` at the top of every
-//! `findrunnable`, for the M's own P, and for any P while stealing or after the
-//! timer sleep. What "run" means depends on the timer's kind:
+//! `findrunnable`, for the M's own P (and for Ps retired by `set_procs` once
+//! their earliest timer is due: `procs::run_retired_timers`), and for any P
+//! while stealing or after the timer sleep. What "run" means depends on the timer's kind:
 //! - `Wake`: its function runs *under the heap's lock* and returns the goroutine
 //!   to ready, if any (a sleeper, or one whose channel timeout won). Only then is
 //!   `pp` cleared: an owner that was woken some other way calls `delete`, which

@@ -468,6 +468,8 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
         'top: loop {
             let pp = (*m).p;
             let mut now = check_timers(pp);
+            // Timers stranded on Ps that `set_procs` retired, once due.
+            now = procs::run_retired_timers(now);
 
             // Fairness: every 61st round the global queue and the goroutines
             // preempted on this thread go first, so they cannot starve behind

@@ -9,15 +9,69 @@
 //!   *retired* by whoever next owns it: idle ones right here, running ones by their
 //!   M at its next `schedule`, ones in `blocking` by sysmon or the returning M.
 //!   Retiring moves its run queue to the global queue and its free Gs to the global
-//!   free list, and marks it Dead. Its pending timers stay where they are: every
-//!   pass that runs timers (the timer sleeper, stealing) covers all Ps.
+//!   free list, and marks it Dead. Its pending timers stay where they are (moving
+//!   them would take timer locks, which come before the scheduler lock), and
+//!   `RETIRED_TIMER0` notes the earliest: `findrunnable` runs them once due
+//!   (`run_retired_timers`), as do the passes that cover all Ps anyway (the
+//!   timer sleeper's, a stealing M's). Without it a P that always had local
+//!   work (a goroutine yielding in a loop) would never steal, no idle M would
+//!   get a P to run timers with, and a goroutine asleep on the retired P would
+//!   sleep forever.
 
 use super::{SCHED, acquirep, gfree, globrunqput, idle, releasep, wakep};
 use crate::runtime::m::M;
+use crate::runtime::os;
 use crate::runtime::p::{P, PStatus};
 use crate::runtime::sched::MAX_PROCS;
 use core::ptr::null_mut;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicI64, Ordering};
+
+/// The earliest timer (`nanotime`) on a Dead P when it was retired or last
+/// checked, 0 if none: a hint, early at worst (a timer deleted since), never
+/// late.
+static RETIRED_TIMER0: AtomicI64 = AtomicI64::new(0);
+
+/// Lowers `RETIRED_TIMER0` to `when` (a timer on a Dead P).
+fn note_retired_timer(when: i64) {
+    let _ = RETIRED_TIMER0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |w| {
+        (w == 0 || when < w).then_some(when)
+    });
+}
+
+/// Runs the due timers of Dead Ps (readying their Gs onto the current P) if
+/// `RETIRED_TIMER0` says some are due; `now` is the time if the caller read
+/// it (else 0). Returns the time read, or `now`.
+///
+/// # Safety
+/// The current M holds a P (as `findrunnable`).
+#[inline]
+pub(crate) unsafe fn run_retired_timers(now: i64) -> i64 {
+    let w = RETIRED_TIMER0.load(Ordering::Relaxed);
+    if w == 0 {
+        return now;
+    }
+    let now = if now == 0 { os::nanotime() } else { now };
+    if now < w {
+        return now;
+    }
+    // Cleared before the scan: a P retired meanwhile lowers it again after
+    // it is Dead, so either the scan sees it or the hint stays set.
+    RETIRED_TIMER0.store(0, Ordering::SeqCst);
+    for pp in super::allp() {
+        // SAFETY: Ps are never freed; the heap has its own lock.
+        unsafe {
+            if (*pp).status() != PStatus::Dead {
+                continue;
+            }
+            (*pp).timers.run(now);
+            let next = (*pp).timers.timer0_when.load(Ordering::SeqCst);
+            if next != 0 {
+                note_retired_timer(next);
+            }
+        }
+    }
+    now
+}
 
 /// Sets the number of Ps to `n` (clamped to 1..=MAX_PROCS); returns the old number.
 pub(crate) fn procresize(n: usize) -> usize {
@@ -80,6 +134,10 @@ pub(crate) unsafe fn retire_locked(pp: *mut P) {
         crate::runtime::taskalloc::drain(pp);
         (*pp).m = null_mut();
         (*pp).set_status(PStatus::Dead);
+        let when = (*pp).timers.timer0_when.load(Ordering::SeqCst);
+        if when != 0 {
+            note_retired_timer(when);
+        }
     }
 }
 
