@@ -59,40 +59,31 @@ pub(crate) const MIN_HEADROOM: usize = 16 * 1024;
 #[inline(always)]
 pub(crate) fn cgocallback<R>(f: impl FnOnce() -> R) -> R {
     let (gp, outermost) = enter_fast();
-    if !gp.is_null() {
-        // The signal handler (a preemption's switch) reads `lockint`: keep
-        // the closure between the two updates.
-        compiler_fence(Ordering::SeqCst);
-        let r = match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(r) => r,
-            Err(p) => panicked(p),
-        };
-        compiler_fence(Ordering::SeqCst);
-        if outermost {
-            // SAFETY: `gp` is the running goroutine (checked by
-            // `enter_fast`), and only it writes its `lockint`.
-            unsafe { leave_outermost(gp) };
-        }
-        return r;
+    if gp.is_null() {
+        return cgocallback_slow(f);
     }
-    cgocallback_slow(f)
+    if outermost {
+        // SAFETY: `enter_fast` found `gp` running here and set its mark.
+        return unsafe { cgocallback_marked(gp.cast(), f) };
+    }
+    // Nested in another callback on `gp`, whose mark stands.
+    guarded(f)
 }
 
-/// Runs `f`, the closure of a callback on goroutine `gp` whose entry shim
-/// has already done `enter_fast`'s work in asm (`ffi::abi`'s register
-/// shims: found the running goroutine with the headroom, and set its mark as
-/// the outermost callback), clears the mark as `cgocallback` does, and
-/// aborts the process if `f` panics.
+/// Runs `f`, the closure of the outermost callback on goroutine `gp`, whose
+/// mark is set (by `enter_fast`, or by `ffi::abi`'s register shims, which
+/// do its work in asm before calling the signature's fast thunk); then
+/// clears the mark, and unwires the goroutine if a switch inside the
+/// callback wired it and nothing else holds it.
 ///
 /// # Safety
 /// `gp` is the running goroutine, marked by this callback's entry.
 #[inline(always)]
 pub(crate) unsafe fn cgocallback_marked<R>(gp: *mut (), f: impl FnOnce() -> R) -> R {
+    // The signal handler (a preemption's switch) reads `lockint`: keep the
+    // closure between the two updates.
     compiler_fence(Ordering::SeqCst);
-    let r = match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(p) => panicked(p),
-    };
+    let r = guarded(f);
     compiler_fence(Ordering::SeqCst);
     let gp = gp.cast::<G>();
     // SAFETY: per the contract; every nested call has returned, and only
@@ -106,12 +97,13 @@ pub(crate) unsafe fn cgocallback_marked<R>(gp: *mut (), f: impl FnOnce() -> R) -
     r
 }
 
-/// `leave_outermost`'s second half for `cgocallback_marked`, out of line
-/// and handing the result through, so that the fast thunks keep no
-/// registers across it (and need no frame).
+/// `cgocallback_marked`'s unwiring, out of line and handing the result
+/// through, so that a fast thunk keeps no registers across it (and needs no
+/// frame). `extern "C"`: a call that cannot unwind, which LLVM may then make
+/// a tail call.
 ///
 /// # Safety
-/// As `leave_outermost`, after its first half.
+/// `gp` is the running goroutine, its callback's mark just cleared.
 #[cold]
 #[inline(never)]
 unsafe extern "C" fn unwire_keeping<R>(gp: *mut G, r: R) -> R {
@@ -122,6 +114,15 @@ unsafe extern "C" fn unwire_keeping<R>(gp: *mut G, r: R) -> R {
         }
     }
     r
+}
+
+/// Runs `f`, aborting the process if it panics.
+#[inline(always)]
+fn guarded<R>(f: impl FnOnce() -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => panicked(p),
+    }
 }
 
 /// `cgocallback` off its fast path: out of line, so that the fast path's
@@ -146,7 +147,7 @@ fn cgocallback_slow<R>(f: impl FnOnce() -> R) -> R {
 /// this thread runs one, on its own stack with `MIN_HEADROOM` to spare and
 /// not inside `blocking`, marked as running a callback in its `lockint`;
 /// else null, for `slow` to sort out. The flag says whether this call set
-/// the mark (`lockint` was 0), and so must clear it (`leave_outermost`); a
+/// the mark (`lockint` was 0), and so must clear it (`cgocallback_marked`); a
 /// call nested in another callback finds it set and leaves it be.
 ///
 /// Wired lazily: `lockint` makes the first switch inside the closure wire
@@ -184,24 +185,6 @@ pub(crate) fn enter_fast() -> (*mut G, bool) {
         }
         (*gp).lockint = 1;
         (gp, true)
-    }
-}
-
-/// The end of the outermost callback on `gp` (`enter_fast` set its mark):
-/// clears the mark, and unwires the goroutine if a switch inside the
-/// callback wired it and nothing else holds it.
-///
-/// # Safety
-/// `gp` is the running goroutine, whose `lockint` mark the matching
-/// `enter_fast` set; every call nested in it has returned.
-#[inline(always)]
-unsafe fn leave_outermost(gp: *mut G) {
-    // SAFETY: per the contract.
-    unsafe {
-        (*gp).lockint = 0;
-        if (*gp).locked && (*gp).lockcount == 0 {
-            locked::unwire_after_callback(gp);
-        }
     }
 }
 
@@ -249,7 +232,7 @@ fn slow(run: &mut dyn FnMut()) {
             // Case 1 after all (`enter_fast` raced with a preemption).
             locked::lockint_inc(gp);
             drop(hold);
-            catching(run);
+            guarded(run);
             leave(gp);
             return;
         }
@@ -258,7 +241,7 @@ fn slow(run: &mut dyn FnMut()) {
         locked::lock_internal(m, gp);
         drop(hold);
         exitsyscall();
-        catching(run);
+        guarded(run);
         if !entersyscall() {
             fatal("cgocallback: cannot re-enter blocking");
         }
@@ -307,7 +290,7 @@ unsafe extern "C" fn on_extra_g(ctx: *mut u8) {
     }
     exitsyscall();
     count_goroutines(1);
-    catching(*run);
+    guarded(&mut **run);
     count_goroutines(-1);
     if !entersyscall() {
         fatal("cgocallback: cannot leave the callback goroutine");
@@ -318,12 +301,6 @@ unsafe extern "C" fn on_extra_g(ctx: *mut u8) {
         // SAFETY: as above.
         unsafe { (*m).switching.store(true, Ordering::Relaxed) };
         compiler_fence(Ordering::SeqCst);
-    }
-}
-
-fn catching(run: &mut dyn FnMut()) {
-    if let Err(p) = catch_unwind(AssertUnwindSafe(run)) {
-        panicked(p)
     }
 }
 
