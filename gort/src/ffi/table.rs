@@ -41,10 +41,10 @@ pub struct Slot {
     pub thunk: AtomicPtr<u8>,
     /// The closure.
     pub data: AtomicPtr<()>,
-    /// The signature-specific code an entry shim calls instead of `thunk`
-    /// when it has done the runtime's part of a callback on a goroutine
-    /// itself (`abi`: just the closure, behind the panic guard); null when
-    /// the entry does not use it.
+    /// The signature-specific code an entry shim jumps to instead of
+    /// `thunk` when it has found and marked the goroutine itself (`abi`):
+    /// the closure behind the panic guard, then the end of the mark; null
+    /// when the entry does not use it.
     pub fast: AtomicPtr<u8>,
 }
 

@@ -238,7 +238,7 @@ plain_shims!(shim_r9: "r9");
 /// Register shims on Linux, with R10 = the slot's record: `enter_fast`'s
 /// test and mark in asm (see the module comment), then the record into
 /// `$reg`, the goroutine into `$greg` (the next general register) and a
-/// jump to the fast thunk, `extern "C" fn(A1, …, An, *const Slot, *mut G)`,
+/// jump to the fast thunk, `extern "C" fn(A1, …, An, *const Slot, *mut ())`,
 /// which runs the closure and clears the mark; else the record into `$reg`
 /// and a jump to the thunk (`cgocallback`'s Rust path: a goroutine in
 /// `blocking`, a thread without one, a callback nested in another).
