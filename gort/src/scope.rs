@@ -164,7 +164,12 @@ where
     let result = catch_unwind(AssertUnwindSafe(|| f(&scope)));
     scope.data.wait_all();
     match result {
-        Err(e) => resume_unwind(e),
+        Err(e) => {
+            // A panic that skips the hook: own the thread for it first (see
+            // `runtime::panic`).
+            crate::runtime::sched::locked::wire_for_panic();
+            resume_unwind(e)
+        }
         Ok(_) if scope.data.a_goroutine_panicked.load(Ordering::Relaxed) => {
             panic!("a scoped goroutine panicked")
         }

@@ -142,7 +142,17 @@ pub(crate) struct G {
     pub lockedm: *mut M,
     /// `lock_os_thread` calls not yet undone by `unlock_os_thread`.
     pub lockcount: u32,
+    /// Wired because it is panicking (see `runtime::panic`): from its panic
+    /// hook (or a preemption that finds the thread's panic count raised)
+    /// until a switch finds the count back at zero.
+    pub panicwired: bool,
 }
+
+/// `park::mcall_held` reads `locked` and `lockint` as one 16-bit word.
+const _: () = assert!(
+    core::mem::offset_of!(G, lockint) == core::mem::offset_of!(G, locked) + 1
+        && core::mem::offset_of!(G, locked).is_multiple_of(2)
+);
 
 const _: () = assert!(core::mem::offset_of!(G, stack) + core::mem::size_of::<Stack>() <= 64);
 
@@ -166,6 +176,7 @@ impl G {
             lockint: 0,
             lockedm: core::ptr::null_mut(),
             lockcount: 0,
+            panicwired: false,
         }
     }
 

@@ -23,6 +23,19 @@
 //! A goroutine that ends while locked takes its thread with it (Go's rule
 //! since 1.10: it may have changed the thread's state — signal mask, namespace,
 //! thread-locals of a C library — so the thread is not reused).
+//!
+//! The runtime wires goroutines itself, for as long as something it tracks
+//! holds them, each hold counted apart from the user's `lockcount` so that
+//! an unmatched `unlock_os_thread` cannot undo it:
+//! - a foreign callback running on the goroutine (`G.lockint`, see
+//!   `cgocallback`): the C frames below it belong to this thread;
+//! - a panic in progress (`G.panicwired`, see `runtime::panic`): std keeps
+//!   the panic count per OS thread.
+//!
+//! Every switch of a wired goroutine passes `at_switch` (`park::mcall_held`
+//! tests `locked` and `lockint` as one word, so unwired goroutines pay
+//! nothing more), which ends a panic's hold once the thread's panic count is
+//! back at zero and drops a wiring that nothing holds any more.
 
 use super::idle::{handoffp, stopm};
 use super::releasep;
@@ -133,6 +146,50 @@ pub(crate) fn unwire_after_callback(gp: *mut G) {
     unsafe { unwire_if_free(hold.m(), gp) };
 }
 
+/// Wires the running goroutine to its thread for its panic: called first
+/// thing by the panic hook (and before the runtime resumes a caught panic),
+/// so that no other goroutine runs on this thread, which holds the panic's
+/// count, until the panic is caught. Does nothing outside a goroutine.
+pub(crate) fn wire_for_panic() {
+    on_current(|m, gp| {
+        // SAFETY: the current M and the goroutine it runs, held.
+        unsafe {
+            (*gp).panicwired = true;
+            wire(m, gp);
+        }
+    });
+}
+
+/// A wired goroutine (or one marked by a callback) is switching out:
+/// - marked by a callback and not yet wired: wire it (the lazy half of
+///   `cgocallback`'s protocol);
+/// - wired for a panic that has ended (this thread's panic count is zero:
+///   caught by its root, by `scope` or by the user's own `catch_unwind`):
+///   end that hold;
+/// - then unwire it if nothing holds it any more (also a wiring the
+///   preemption of a callback's own code added, see `preempt`).
+///
+/// # Safety
+/// On `gp`, the goroutine running on `m`, the current M, with the switch
+/// hold taken (no preemption).
+#[cold]
+#[inline(never)]
+pub(crate) unsafe fn at_switch(m: *mut M, gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        if !(*gp).locked {
+            wire(m, gp);
+            return;
+        }
+        // The count is this thread's, and only `gp` has run here since its
+        // panic began (it has been wired since): it is `gp`'s panic count.
+        if (*gp).panicwired && !std::thread::panicking() {
+            (*gp).panicwired = false;
+        }
+        unwire_if_free(m, gp);
+    }
+}
+
 /// Wires `gp` to `m` (again: idempotent).
 ///
 /// # Safety
@@ -157,7 +214,7 @@ pub(crate) unsafe fn wire(m: *mut M, gp: *mut G) {
 unsafe fn unwire_if_free(m: *mut M, gp: *mut G) {
     // SAFETY: per the contract.
     unsafe {
-        if (*gp).lockcount == 0 && (*gp).lockint == 0 {
+        if (*gp).lockcount == 0 && (*gp).lockint == 0 && !(*gp).panicwired {
             unwire(m, gp);
         }
     }
@@ -176,6 +233,7 @@ unsafe fn unwire(m: *mut M, gp: *mut G) {
         (*gp).lockedm = null_mut();
         (*gp).lockcount = 0;
         (*gp).lockint = 0;
+        (*gp).panicwired = false;
         (*m).lockedg = null_mut();
     }
 }

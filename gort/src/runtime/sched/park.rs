@@ -69,16 +69,35 @@ fn mcall_held(m: *mut M, f: unsafe extern "C" fn(*mut G) -> !) {
     // free while a goroutine runs on this M.
     unsafe {
         let gp = (*m).curg;
-        // A foreign callback is running on this goroutine (`cgocallback`):
-        // it must come back to this thread, where the C frames below it
-        // belong. Wired here, at its first switch, instead of at every call.
-        if (*gp).lockint != 0 && !(*gp).locked {
-            super::locked::wire(m, gp);
+        // Wired, or running a foreign callback (`cgocallback`: it must come
+        // back to this thread, where the C frames below it belong, and is
+        // wired here, at its first switch, instead of at every call): the
+        // wiring's bookkeeping (`locked::at_switch`). One 16-bit test of
+        // `locked` and `lockint` together, so that the usual goroutine
+        // pays what the callback test alone cost.
+        if wiring_word(gp) != 0 {
+            super::locked::at_switch(m, gp);
         }
         // Resumed (maybe on another M): that M's `execute` set the hold and
         // `gogo` cleared it. Nothing follows the call, so it is a tail call and
         // the resumed goroutine returns straight to our caller.
         arch::mcall(&mut (*gp).sched, (*m).g0_sp, f, gp);
+    }
+}
+
+/// `gp.locked` and `gp.lockint` read as one word: nonzero if the goroutine
+/// is wired or marked by a callback (adjacent bytes: asserted in `g.rs`).
+///
+/// # Safety
+/// `gp` is the running goroutine (only it writes those bytes).
+#[inline(always)]
+unsafe fn wiring_word(gp: *mut G) -> u16 {
+    // SAFETY: per the contract; two initialised bytes, 2-aligned.
+    unsafe {
+        gp.cast::<u8>()
+            .add(core::mem::offset_of!(G, locked))
+            .cast::<u16>()
+            .read()
     }
 }
 
@@ -219,6 +238,15 @@ unsafe extern "C" fn preempt_m(gp: *mut G) -> ! {
         crate::runtime::p::bump_u64(&(*(*m).p).counters.preemptions);
         (*m).preempting
             .store(false, core::sync::atomic::Ordering::Relaxed);
+        if !(*gp).locked && std::thread::panicking() {
+            // Stopped while panicking before its hook wired it (std raises
+            // the thread's panic count first), or in a panic that started
+            // without the hook (`resume_unwind`, a hook that replaced
+            // gort's): this thread's count is the goroutine's, so it stays
+            // here (see `runtime::panic`). On g0 of the thread it ran on.
+            (*gp).panicwired = true;
+            super::locked::wire(m, gp);
+        }
         if (*gp).locked {
             // It comes back to this thread anyway (`locked`); the M's own
             // queue would strand it while the M sleeps in `stoplockedm`.
