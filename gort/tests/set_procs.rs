@@ -112,3 +112,58 @@ fn timers_of_a_retired_p_fire_while_the_others_stay_busy() {
     }
     gort::set_procs(initial);
 }
+
+/// Goroutines that keep entering and leaving `blocking` (their Ps go to
+/// status Syscall, and sysmon retakes them) while `set_procs` keeps
+/// shrinking and growing: a P found beyond the limit and retired after the
+/// limit grew back above it would be lost for good (Dead, on no list), and
+/// with every P lost the program stops. Every goroutine must finish.
+#[test]
+fn blocking_calls_while_set_procs_flips() {
+    const EVENTUALLY: Duration = Duration::from_secs(20);
+    let initial = gort::procs();
+    for round in 0..30 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let done = gort::run(|| {
+                let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let flipper = {
+                    let stop = stop.clone();
+                    gort::go(move || {
+                        let mut k = 0usize;
+                        while !stop.load(Ordering::Relaxed) {
+                            gort::set_procs([1, 8, 2, 5, 1, 3][k % 6]);
+                            k += 1;
+                            gort::yield_now();
+                        }
+                    })
+                };
+                let hs: Vec<_> = (0..16)
+                    .map(|_| {
+                        gort::go(|| {
+                            for j in 0..400u32 {
+                                gort::blocking(|| std::thread::sleep(Duration::from_micros(20)));
+                                if j % 8 == 0 {
+                                    gort::yield_now();
+                                }
+                            }
+                        })
+                    })
+                    .collect();
+                let n = hs.into_iter().map(|h| h.join().is_ok() as u32).sum::<u32>();
+                stop.store(true, Ordering::Relaxed);
+                flipper.join().unwrap();
+                n
+            });
+            let _ = tx.send(done);
+        });
+        match rx.recv_timeout(EVENTUALLY) {
+            Ok(n) => assert_eq!(n, 16),
+            Err(_) => panic!(
+                "round {round}: stalled: a P was lost\n{}",
+                gort::debug::dump()
+            ),
+        }
+    }
+    gort::set_procs(initial);
+}

@@ -164,6 +164,7 @@ pub(crate) fn note_time(now: i64) {
 fn sysmon() {
     // Its sleeps are the preemption clock: no timer slack.
     os::set_timer_slack_ns(1_000);
+    super::preempt::init_late();
     let trace_period = schedtrace_period_ns();
     let start = os::nanotime();
     let mut last_trace = start;

@@ -49,10 +49,25 @@ pub fn run_child_timeout(
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("spawn child test process");
+    // Drain both pipes while waiting: a child that writes more than a pipe
+    // holds (64 KiB: a thousand panic messages) would otherwise block.
+    fn drain(mut r: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    }
+    let out = drain(child.stdout.take().expect("piped stdout"));
+    let err = drain(child.stderr.take().expect("piped stderr"));
     let start = std::time::Instant::now();
     loop {
-        if child.try_wait().expect("wait for child").is_some() {
-            return Some(child.wait_with_output().expect("child output"));
+        if let Some(status) = child.try_wait().expect("wait for child") {
+            return Some(Output {
+                status,
+                stdout: out.join().expect("stdout reader"),
+                stderr: err.join().expect("stderr reader"),
+            });
         }
         if start.elapsed() > timeout {
             let _ = child.kill();

@@ -13,9 +13,15 @@
 //!   lent an M (undone by `thread_teardown` too);
 //! - `current_tid()`, `signal_thread(tid, sig)`: preemption signals to one thread;
 //!   `thread_blocked(tid)`: is it asleep in the kernel;
-//! - `text_range(addr)`: the code range of the loaded object containing `addr`.
+//! - `text_range(addr)`: the code range of the loaded object containing `addr`;
+//!   `function_range(addr, name)`: a function of that object found by name in
+//!   its symbol table (`symtab.rs`, ELF).
 
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
+#[cfg(target_os = "linux")]
+mod symtab;
+#[cfg(target_os = "linux")]
+pub(crate) use symtab::function_range;

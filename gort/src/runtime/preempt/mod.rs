@@ -31,6 +31,12 @@
 //! - the PC is in the executable's own code: not in libc (a goroutine stopped
 //!   inside `malloc` holding an arena lock would deadlock the next goroutine on
 //!   that thread that allocates), the vDSO or another shared object;
+//! - the PC is not in std's `panic_count::increase` (found in the symbol
+//!   table at start-up): it reads the thread pointer and then writes the
+//!   thread's panic count; stopped in between and released to another
+//!   thread, the goroutine would raise the old thread's count (and, with its
+//!   "inside the hook" flag set, make the next panic there abort), while its
+//!   own thread's count, the one `runtime::panic` relies on, stays zero;
 //! - the PC is not in the no-preemption text (`m::acquirem`, `acquire_switch`,
 //!   `sched::count_goroutines`, `sched::cgocallback::enter_fast`, the
 //!   register shims of `ffi::abi`): there a
@@ -98,6 +104,9 @@ static ASYNC: AtomicBool = AtomicBool::new(true);
 /// The executable's code, `[lo, hi)`: where async preemption may land.
 static TEXT_LO: AtomicUsize = AtomicUsize::new(0);
 static TEXT_HI: AtomicUsize = AtomicUsize::new(0);
+/// std's `panic_count::increase`, `[lo, hi)` (empty if not found).
+static PANIC_INC_LO: AtomicUsize = AtomicUsize::new(0);
+static PANIC_INC_HI: AtomicUsize = AtomicUsize::new(0);
 
 /// Reads `GORT_ASYNCPREEMPT`, sizes the trampoline's save area and finds the
 /// executable's code range. Called once by `runtime::init`, before sysmon.
@@ -123,6 +132,25 @@ pub(crate) fn init() {
     if lo == hi {
         ASYNC.store(false, Ordering::Relaxed);
     }
+}
+
+/// Finds std's `panic_count::increase` (see the module comment). Reads the
+/// program's symbol table (~0.5 ms), so sysmon does it as it starts, off
+/// the first `run`'s path; a preemption that lands there before it is done
+/// is as likely as in a stripped binary, which has no symbol table to find
+/// it in.
+pub(crate) fn init_late() {
+    // Legacy and v0 mangling both spell the path this way.
+    let anchor = std::panic::resume_unwind as fn(Box<dyn std::any::Any + Send>) -> ! as usize;
+    if let Some((lo, hi)) = os::function_range(anchor, b"11panic_count8increase") {
+        PANIC_INC_LO.store(lo, Ordering::Relaxed);
+        PANIC_INC_HI.store(hi, Ordering::Relaxed);
+    }
+}
+
+/// Is `pc` in std's `panic_count::increase` (see the module comment)?
+fn in_panic_increase(pc: usize) -> bool {
+    PANIC_INC_LO.load(Ordering::Relaxed) <= pc && pc < PANIC_INC_HI.load(Ordering::Relaxed)
 }
 
 /// True unless `GORT_ASYNCPREEMPT=0`.
@@ -257,6 +285,7 @@ pub(crate) unsafe fn on_signal(ctx: *mut libc::c_void) -> bool {
         if pc < TEXT_LO.load(Ordering::Relaxed)
             || pc >= TEXT_HI.load(Ordering::Relaxed)
             || super::m::in_nopreempt_text(pc)
+            || in_panic_increase(pc)
         {
             return true;
         }

@@ -141,29 +141,39 @@ pub(crate) unsafe fn retire_locked(pp: *mut P) {
     }
 }
 
-/// The current M's P is out of range: retire it and continue with another P (or
-/// sleep until one is handed over).
+/// The current M's P looked out of range: retire it and continue with
+/// another P (or sleep until one is handed over).
+///
+/// The range is checked again under the lock (`procresize` changes it under
+/// the lock): a limit that grew back since the caller looked makes the P
+/// valid again, and retiring it then would lose it for good (Dead, on no
+/// list, and `procresize` revives only the Dead Ps it finds as it grows).
+/// The same rule holds for every retirement outside `procresize`.
 ///
 /// # Safety
 /// `m` is the current M, on g0, holding its P.
 pub(crate) unsafe fn retire_current_p(m: *mut M) {
     // SAFETY: per the contract.
     unsafe {
+        SCHED.lock.lock();
+        if (*(*m).p).id < super::gomaxprocs() {
+            SCHED.lock.unlock();
+            return;
+        }
         if (*m).spinning {
             (*m).spinning = false;
             SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
         }
-        SCHED.lock.lock();
         let pp = releasep(m);
         retire_locked(pp);
         let p2 = idle::pidleget();
         SCHED.lock.unlock();
+        // Its Gs went to the global queue: make sure someone runs them.
+        wakep();
         if p2.is_null() {
             idle::stopm(m);
         } else {
             acquirep(m, p2);
         }
-        // Its Gs went to the global queue: make sure someone runs them.
-        wakep();
     }
 }

@@ -73,10 +73,21 @@ pub(crate) fn exitsyscall() {
             && (*oldp).id >= gomaxprocs()
             && (*oldp).cas_status(PStatus::Syscall, PStatus::Idle)
         {
-            // set_procs shrank below it while we were away: retire it.
+            // set_procs shrank below it while we were away: retire it, unless
+            // it grew back since (checked under the lock, see
+            // `procs::retire_current_p`): then it is ours to keep.
             SCHED.lock.lock();
-            procs::retire_locked(oldp);
-            SCHED.lock.unlock();
+            if (*oldp).id >= gomaxprocs() {
+                procs::retire_locked(oldp);
+                SCHED.lock.unlock();
+            } else {
+                SCHED.lock.unlock();
+                (*oldp).m = null_mut();
+                acquirep(m, oldp);
+                (*oldp).syscalltick.fetch_add(1, Ordering::Relaxed);
+                setgstatus(gp, Status::Syscall, Status::Running);
+                return;
+            }
         }
         // Any idle P?
         SCHED.lock.lock();
@@ -107,11 +118,15 @@ pub(crate) unsafe fn retake_syscall_p(pp: *mut P) -> bool {
             return false;
         }
         (*pp).syscalltick.fetch_add(1, Ordering::Relaxed);
-        if (*pp).id >= gomaxprocs() {
-            SCHED.lock.lock();
+        // Out of range is decided under the lock (see
+        // `procs::retire_current_p`).
+        SCHED.lock.lock();
+        let retire = (*pp).id >= gomaxprocs();
+        if retire {
             procs::retire_locked(pp);
-            SCHED.lock.unlock();
-        } else {
+        }
+        SCHED.lock.unlock();
+        if !retire {
             idle::handoffp(pp);
         }
         true

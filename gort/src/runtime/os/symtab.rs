@@ -1,0 +1,153 @@
+//! Finding a function of the loaded program by name, from the ELF symbol
+//! table of the file it was loaded from (`.symtab`: kept by Cargo's default
+//! profiles, which strip debug information only).
+//!
+//! For code the runtime must not preempt but cannot name: std's
+//! `panic_count::increase` (see `preempt`), which is private to std.
+//! A stripped binary has no `.symtab`: the look-up finds nothing, and the
+//! caller does without.
+
+use std::io::{Read, Seek, SeekFrom};
+
+/// `[lo, hi)`, the run-time address range of the first function symbol
+/// whose (mangled) name contains `needle`, in the loaded object that holds
+/// `anchor`; None if the object's file has no symbol table, or no such
+/// symbol. Reads the file: call it off the hot paths (once, at start-up).
+pub(crate) fn function_range(anchor: usize, needle: &[u8]) -> Option<(usize, usize)> {
+    let (base, path) = object_of(anchor)?;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut eh = [0u8; 64];
+    f.read_exact(&mut eh).ok()?;
+    // ELF64, little-endian (every Linux target gort has).
+    if &eh[..4] != b"\x7fELF" || eh[4] != 2 || eh[5] != 1 {
+        return None;
+    }
+    let shoff = u64_at(&eh, 0x28);
+    let shentsize = u16_at(&eh, 0x3a) as usize;
+    let shnum = u16_at(&eh, 0x3c) as usize;
+    if shentsize < 64 || shnum == 0 {
+        return None;
+    }
+    let shdrs = read_at(&mut f, shoff, shentsize * shnum)?;
+    let sh = |i: usize| &shdrs[i * shentsize..i * shentsize + 64];
+    const SHT_SYMTAB: u32 = 2;
+    let symtab = (0..shnum).map(sh).find(|s| u32_at(s, 4) == SHT_SYMTAB)?;
+    let strtab_index = u32_at(symtab, 40) as usize;
+    if strtab_index >= shnum {
+        return None;
+    }
+    let strtab = sh(strtab_index);
+    let syms = read_at(&mut f, u64_at(symtab, 24), u64_at(symtab, 32) as usize)?;
+    let strs = read_at(&mut f, u64_at(strtab, 24), u64_at(strtab, 32) as usize)?;
+    const STT_FUNC: u8 = 2;
+    for s in syms.chunks_exact(24) {
+        let (name, info) = (u32_at(s, 0) as usize, s[4]);
+        let (value, size) = (u64_at(s, 8) as usize, u64_at(s, 16) as usize);
+        if info & 0xf != STT_FUNC || size == 0 || name >= strs.len() {
+            continue;
+        }
+        let n = &strs[name..];
+        let n = &n[..n.iter().position(|&b| b == 0).unwrap_or(n.len())];
+        if n.windows(needle.len()).any(|w| w == needle) {
+            return Some((base + value, base + value + size));
+        }
+    }
+    None
+}
+
+/// The load address (what symbol values are relative to) and the file of
+/// the loaded object containing `addr`.
+fn object_of(addr: usize) -> Option<(usize, std::path::PathBuf)> {
+    struct Find {
+        addr: usize,
+        found: Option<(usize, std::path::PathBuf)>,
+    }
+    unsafe extern "C" fn cb(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: dl_iterate_phdr passes a valid info; `data` is our `Find`.
+        unsafe {
+            let f = &mut *data.cast::<Find>();
+            let base = (*info).dlpi_addr as usize;
+            let phdrs = core::slice::from_raw_parts((*info).dlpi_phdr, (*info).dlpi_phnum as usize);
+            let inside = phdrs.iter().any(|ph| {
+                let s = base + ph.p_vaddr as usize;
+                ph.p_type == libc::PT_LOAD && (s..s + ph.p_memsz as usize).contains(&f.addr)
+            });
+            if !inside {
+                return 0;
+            }
+            let name = (*info).dlpi_name;
+            let path = if name.is_null() || *name == 0 {
+                // The main program.
+                std::path::PathBuf::from("/proc/self/exe")
+            } else {
+                use std::os::unix::ffi::OsStrExt;
+                let c = core::ffi::CStr::from_ptr(name);
+                std::path::PathBuf::from(std::ffi::OsStr::from_bytes(c.to_bytes()))
+            };
+            f.found = Some((base, path));
+            1
+        }
+    }
+    let mut f = Find { addr, found: None };
+    // SAFETY: the callback only reads the headers it is given.
+    unsafe { libc::dl_iterate_phdr(Some(cb), (&mut f as *mut Find).cast()) };
+    f.found
+}
+
+fn read_at(f: &mut std::fs::File, off: u64, len: usize) -> Option<Vec<u8>> {
+    // Symbol tables of large programs run to a few MB; refuse absurd sizes
+    // (a corrupt header) rather than allocate them.
+    if len > 256 << 20 {
+        return None;
+    }
+    let mut v = vec![0u8; len];
+    f.seek(SeekFrom::Start(off)).ok()?;
+    f.read_exact(&mut v).ok()?;
+    Some(v)
+}
+
+fn u16_at(b: &[u8], i: usize) -> u16 {
+    u16::from_le_bytes([b[i], b[i + 1]])
+}
+
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes(b[i..i + 4].try_into().unwrap())
+}
+
+fn u64_at(b: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(b[i..i + 8].try_into().unwrap())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::function_range;
+
+    #[test]
+    fn finds_a_function_by_name_at_its_run_time_address() {
+        let me = function_range as fn(usize, &[u8]) -> Option<(usize, usize)> as usize;
+        let t = std::time::Instant::now();
+        let (lo, hi) = function_range(me, b"6symtab14function_range").expect("in .symtab");
+        eprintln!("look-up took {:?}", t.elapsed());
+        assert!(lo <= me && me < hi, "{lo:#x}..{hi:#x} vs {me:#x}");
+    }
+
+    #[test]
+    fn finds_std_panic_count_increase() {
+        let anchor = std::panic::resume_unwind as fn(Box<dyn std::any::Any + Send>) -> ! as usize;
+        let (lo, hi) = function_range(anchor, b"11panic_count8increase").expect("in .symtab");
+        assert!(lo < hi && hi - lo < 4096, "{lo:#x}..{hi:#x}");
+    }
+
+    #[test]
+    fn absent_names_are_none() {
+        let anchor = std::panic::resume_unwind as fn(Box<dyn std::any::Any + Send>) -> ! as usize;
+        assert_eq!(
+            function_range(anchor, b"no_such_function_anywhere_xyz"),
+            None
+        );
+    }
+}
