@@ -4,11 +4,14 @@
  *
  * Built with -fno-optimize-sibling-calls: every call below is a real `call`. */
 
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 /* ---- argument passing: integers, doubles, mixed, the 16-argument maximum ---- */
 
@@ -227,4 +230,40 @@ int32_t nest(int32_t depth, int32_t (*cb)(int32_t)) {
     int32_t r = cb(depth);
     if (guard != depth * 7919 + 13) return -1000000;
     return r + 1;
+}
+
+/* ---- thread-owned state across a callback ---- */
+
+/* A comparator called through C: a comparator that calls this calls a
+ * second callback nested in the first. */
+int call_cmp(int (*f)(const void *, const void *), const void *a, const void *b) {
+    return f(a, b);
+}
+
+/* One recursive mutex per slot, as a C library keeps one per connection. */
+#define LOCKED_SLOTS 64
+static pthread_mutex_t locked_mu[LOCKED_SLOTS];
+static pthread_once_t locked_once = PTHREAD_ONCE_INIT;
+
+static void locked_init(void) {
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    for (int i = 0; i < LOCKED_SLOTS; i++) pthread_mutex_init(&locked_mu[i], &a);
+    pthread_mutexattr_destroy(&a);
+}
+
+/* Calls f(arg) holding slot's recursive mutex, owned by the calling thread
+ * (as SQLite holds its connection mutex across a collation callback), and
+ * returns f's result. -1 if the callback returned on another thread, -2 if
+ * the mutex could then not be unlocked (this thread does not own it). */
+int64_t locked_call(int32_t slot, int64_t (*f)(int64_t), int64_t arg) {
+    pthread_once(&locked_once, locked_init);
+    pthread_mutex_t *mu = &locked_mu[slot % LOCKED_SLOTS];
+    pthread_mutex_lock(mu);
+    pid_t before = gettid();
+    int64_t r = f(arg);
+    pid_t after = gettid();
+    if (pthread_mutex_unlock(mu) != 0) return -2;
+    return before == after ? r : -1;
 }

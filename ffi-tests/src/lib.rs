@@ -205,6 +205,18 @@ unsafe extern "C" {
     /// `cb(depth) + 1` (or -1000000 if a C local did not survive the call).
     pub fn nest(depth: i32, cb: extern "C" fn(i32) -> i32) -> i32;
 
+    // ---- thread-owned state across a callback ----
+    /// `f(a, b)`: a comparator called through C (for nesting).
+    pub fn call_cmp(
+        f: extern "C" fn(*const c_void, *const c_void) -> i32,
+        a: *const c_void,
+        b: *const c_void,
+    ) -> i32;
+    /// `f(arg)` with recursive mutex `slot` (of 64) held by the calling
+    /// thread around the call; -1 if `f` returned on another thread, -2 if
+    /// the mutex could then not be unlocked.
+    pub fn locked_call(slot: i32, f: extern "C" fn(i64) -> i64, arg: i64) -> i64;
+
     // ---- canaries (c/canary.S) ----
     /// Calls `f` with canaries in RBX RBP R12–R15, MXCSR and the x87 control
     /// word; returns the mask of what was not preserved (see [`canary_mask_names`]).
@@ -313,28 +325,53 @@ pub fn child_mode() -> Option<String> {
 /// Re-runs the current test binary for exactly `test` with `GORT_FFI_TEST_CHILD=mode`
 /// and returns its output; kills it and panics if it runs longer than `limit`.
 pub fn run_child(test: &str, mode: &str, limit: Duration) -> Output {
+    run_child_env(test, mode, &[], limit)
+}
+
+/// [`run_child`] with more environment variables for the child.
+pub fn run_child_env(test: &str, mode: &str, env: &[(&str, &str)], limit: Duration) -> Output {
     let exe = std::env::current_exe().expect("current_exe");
-    let mut child = Command::new(exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+    let mut cmd = Command::new(exe);
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, mode)
         .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn child test process");
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn child test process");
+    // Drained while waiting: a chatty child must not block on a full pipe.
+    fn drain(mut r: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    }
+    let out = drain(child.stdout.take().expect("piped stdout"));
+    let err = drain(child.stderr.take().expect("piped stderr"));
     let start = Instant::now();
     loop {
-        if child.try_wait().expect("wait for child").is_some() {
-            return child.wait_with_output().expect("child output");
+        if let Some(status) = child.try_wait().expect("wait for child") {
+            return Output {
+                status,
+                stdout: out.join().expect("stdout reader"),
+                stderr: err.join().expect("stderr reader"),
+            };
         }
         if start.elapsed() > limit {
             let _ = child.kill();
-            let out = child.wait_with_output().expect("child output");
+            let _ = child.wait();
+            let (o, e) = (
+                out.join().unwrap_or_default(),
+                err.join().unwrap_or_default(),
+            );
             panic!(
                 "child {test} ({mode}) still running after {limit:?}; killed.\nstdout: {}\nstderr: {}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+                String::from_utf8_lossy(&o),
+                String::from_utf8_lossy(&e)
             );
         }
         std::thread::sleep(Duration::from_millis(10));

@@ -147,6 +147,7 @@ macro_rules! arity {
                 /// The register path: the compiler reads the arguments
                 /// (the ABI's own rules) and the slot record comes last.
                 #[allow(non_snake_case)]
+                #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
                 unsafe extern $abi fn register_thunk<C, R: Ret, $($a: Arg),*>(
                     $($a: $a,)* rec: *const Slot,
                 ) -> R
@@ -162,6 +163,7 @@ macro_rules! arity {
                 /// The register path once the entry shim has found and
                 /// marked the goroutine `g` itself (`abi`).
                 #[allow(non_snake_case)]
+                #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
                 unsafe extern $abi fn fast_thunk<C, R: Ret, $($a: Arg),*>(
                     $($a: $a,)* rec: *const Slot, g: *mut (),
                 ) -> R
@@ -178,6 +180,7 @@ macro_rules! arity {
 
                 /// The frame path (see `abi`).
                 #[allow(non_snake_case)]
+                #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
                 unsafe fn frame_thunk<C, R: Ret, $($a: Arg),*>(data: *mut (), frame: *mut Frame)
                 where
                     C: Fn($($a),*) -> R,

@@ -63,6 +63,9 @@ pub(crate) struct M {
     pub switching: AtomicBool,
     /// A preemption call has been injected and has not parked yet.
     pub preempting: AtomicBool,
+    /// That preemption stopped the goroutine in the callback text (see
+    /// `in_callback_text`): `park::preempt_m` wires it first.
+    pub preempt_wire: bool,
     /// Goroutines preempted asynchronously on this M, which only this M resumes
     /// (see `preempt`); `naffine` is their number, readable without the lock.
     pub affine_lock: Lock,
@@ -154,6 +157,41 @@ fn nopreempt_text() -> (usize, usize) {
 /// See the Linux version; no asynchronous preemption here yet.
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn in_nopreempt_text(_pc: usize) -> bool {
+    false
+}
+
+/// Is `pc` in the callback text: the `gort_callback` section, which holds
+/// only code that runs between a foreign caller's call into a callback and
+/// the return to it (`ffi`'s stub table, shims and thunks, `cgocallback`'s
+/// slow path and its unwiring)? A goroutine stopped there is inside a
+/// callback whatever its mark says (the thunk clears the mark a few
+/// instructions before it returns to C), so the preemption wires it to its
+/// thread (`M.preempt_wire`); a switch drops that wiring once nothing holds
+/// it (`locked::at_switch`).
+#[cfg(target_os = "linux")]
+pub(crate) fn in_callback_text(pc: usize) -> bool {
+    unsafe extern "C" {
+        static __start_gort_callback: u8;
+        static __stop_gort_callback: u8;
+    }
+    // The bounds exist only if some of the section survives
+    // `--gc-sections`, which a program without callbacks would not keep:
+    // this reference keeps the anchor.
+    core::hint::black_box(callback_text_anchor as extern "C" fn() as usize);
+    (&raw const __start_gort_callback as usize) <= pc
+        && pc < &raw const __stop_gort_callback as usize
+}
+
+/// An empty function in the callback text, so that every program has one
+/// (see `in_callback_text`). Never called.
+#[cfg(target_os = "linux")]
+#[inline(never)]
+#[unsafe(link_section = "gort_callback")]
+extern "C" fn callback_text_anchor() {}
+
+/// See the Linux version; no asynchronous preemption here yet.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn in_callback_text(_pc: usize) -> bool {
     false
 }
 
@@ -403,6 +441,7 @@ fn alloc_m(id: u64, pp: *mut P, spinning: bool) -> *mut M {
             deadtask: None,
             switching: AtomicBool::new(true),
             preempting: AtomicBool::new(false),
+            preempt_wire: false,
             affine_lock: Lock::new(),
             affine: UnsafeCell::new(Affine {
                 head: null_mut(),

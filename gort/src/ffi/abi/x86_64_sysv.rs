@@ -45,6 +45,14 @@
 //!   from the frame;
 //! - `empty_slot`, which aborts: the slot's `Callback` was dropped.
 //!
+//! Everything here that runs for a call (the stubs, shims, the frame shim
+//! and dispatcher) and the thunks it reaches are in the callback text (the
+//! `gort_callback` section; the fast shims in the no-preemption text, which
+//! is stricter): a preemption that lands there wires the goroutine to its
+//! thread first (`runtime::m::in_callback_text`), since it is inside a
+//! callback even where its mark is not set (the stub and full thunk before
+//! `cgocallback` sets it, the thunk's last instructions after it clears it).
+//!
 //! DF is clear at every call (the ABI's rule) and no Rust code sets it, so it
 //! is clear when the callback returns; the frame shim clears it on entry
 //! anyway. MXCSR and the x87 control word are callee-saved too. No
@@ -188,7 +196,8 @@ pub fn table_len() -> usize {
 }
 
 global_asm!(
-    ".pushsection .text.gort_ffi_table,\"ax\",@progbits",
+    // In the callback text (see `runtime::m::in_callback_text`).
+    ".pushsection gort_callback,\"ax\",@progbits",
     ".p2align 4, 0xcc",
     ".globl __gort_ffi_table",
     ".hidden __gort_ffi_table",
@@ -221,6 +230,7 @@ const _: () = assert!(SLOT_SIZE.is_power_of_two());
 macro_rules! plain_shims {
     ($($name:ident: $reg:literal),*) => {$(
         #[unsafe(naked)]
+        #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
         unsafe extern "C" fn $name() {
             naked_asm!(
                 concat!("mov ", $reg, ", r10"),
@@ -335,6 +345,7 @@ pub type FrameThunk = unsafe fn(data: *mut (), frame: *mut Frame);
 /// # Safety
 /// `rec` is a published record whose thunk is a `FrameThunk`; `frame` is
 /// filled for this call.
+#[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
 unsafe extern "C" fn dispatch_frame(rec: *const Slot, frame: *mut Frame) {
     // SAFETY: per the contract.
     unsafe {
@@ -346,6 +357,7 @@ unsafe extern "C" fn dispatch_frame(rec: *const Slot, frame: *mut Frame) {
 
 /// The frame shim (see the module comment), with R10 = the slot's record.
 #[unsafe(naked)]
+#[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
 unsafe extern "C" fn callback_frame() {
     naked_asm!(
         "push rbp",
@@ -400,6 +412,7 @@ unsafe extern "C" fn callback_frame() {
 /// The entry of an empty slot, with R10 = its record: abort with a message
 /// naming the slot.
 #[unsafe(naked)]
+#[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
 pub unsafe extern "C" fn empty_slot() {
     naked_asm!(
         "lea rax, [rip + {slots}]",

@@ -14,8 +14,8 @@
 //! - `current_tid()`, `signal_thread(tid, sig)`: preemption signals to one thread;
 //!   `thread_blocked(tid)`: is it asleep in the kernel;
 //! - `text_range(addr)`: the code range of the loaded object containing `addr`;
-//!   `function_range(addr, name)`: a function of that object found by name in
-//!   its symbol table (`symtab.rs`, ELF).
+//!   `Functions::of_object(addr)`: that object's functions from its symbol
+//!   table (`symtab.rs`, ELF): one found by name, the foreign (non-Rust) ones.
 
 #[cfg(target_os = "linux")]
 mod linux;
@@ -24,4 +24,4 @@ pub(crate) use linux::*;
 #[cfg(target_os = "linux")]
 mod symtab;
 #[cfg(target_os = "linux")]
-pub(crate) use symtab::function_range;
+pub(crate) use symtab::Functions;

@@ -1,58 +1,117 @@
-//! Finding a function of the loaded program by name, from the ELF symbol
-//! table of the file it was loaded from (`.symtab`: kept by Cargo's default
-//! profiles, which strip debug information only).
+//! Functions of the loaded program, from the ELF symbol table of the file it
+//! was loaded from (`.symtab`: kept by Cargo's default profiles, which strip
+//! debug information only).
 //!
 //! For code the runtime must not preempt but cannot name: std's
-//! `panic_count::increase` (see `preempt`), which is private to std.
-//! A stripped binary has no `.symtab`: the look-up finds nothing, and the
-//! caller does without.
+//! `panic_count::increase`, which is private to std, and the foreign (C)
+//! functions linked into the program (see `preempt`). A stripped binary has
+//! no `.symtab`: the look-ups find nothing, and the caller does without.
 
 use std::io::{Read, Seek, SeekFrom};
 
-/// `[lo, hi)`, the run-time address range of the first function symbol
-/// whose (mangled) name contains `needle`, in the loaded object that holds
-/// `anchor`; None if the object's file has no symbol table, or no such
-/// symbol. Reads the file: call it off the hot paths (once, at start-up).
+/// The function symbols of one loaded object: run-time start, size, name.
+pub(crate) struct Functions {
+    base: usize,
+    syms: Vec<u8>,
+    strs: Vec<u8>,
+}
+
+impl Functions {
+    /// The functions of the loaded object that holds `anchor`; None if its
+    /// file has no symbol table. Reads the file: call it off the hot paths
+    /// (once, at start-up).
+    pub(crate) fn of_object(anchor: usize) -> Option<Functions> {
+        let (base, path) = object_of(anchor)?;
+        let mut f = std::fs::File::open(path).ok()?;
+        let mut eh = [0u8; 64];
+        f.read_exact(&mut eh).ok()?;
+        // ELF64, little-endian (every Linux target gort has).
+        if &eh[..4] != b"\x7fELF" || eh[4] != 2 || eh[5] != 1 {
+            return None;
+        }
+        let shoff = u64_at(&eh, 0x28);
+        let shentsize = u16_at(&eh, 0x3a) as usize;
+        let shnum = u16_at(&eh, 0x3c) as usize;
+        if shentsize < 64 || shnum == 0 {
+            return None;
+        }
+        let shdrs = read_at(&mut f, shoff, shentsize * shnum)?;
+        let sh = |i: usize| &shdrs[i * shentsize..i * shentsize + 64];
+        const SHT_SYMTAB: u32 = 2;
+        let symtab = (0..shnum).map(sh).find(|s| u32_at(s, 4) == SHT_SYMTAB)?;
+        let strtab_index = u32_at(symtab, 40) as usize;
+        if strtab_index >= shnum {
+            return None;
+        }
+        let strtab = sh(strtab_index);
+        let syms = read_at(&mut f, u64_at(symtab, 24), u64_at(symtab, 32) as usize)?;
+        let strs = read_at(&mut f, u64_at(strtab, 24), u64_at(strtab, 32) as usize)?;
+        Some(Functions { base, syms, strs })
+    }
+
+    /// Every defined function: `(start, end, mangled name)`.
+    fn iter(&self) -> impl Iterator<Item = (usize, usize, &[u8])> {
+        const STT_FUNC: u8 = 2;
+        self.syms.chunks_exact(24).filter_map(move |s| {
+            let (name, info) = (u32_at(s, 0) as usize, s[4]);
+            let (value, size) = (u64_at(s, 8) as usize, u64_at(s, 16) as usize);
+            if info & 0xf != STT_FUNC || size == 0 || value == 0 || name >= self.strs.len() {
+                return None;
+            }
+            let n = &self.strs[name..];
+            let n = &n[..n.iter().position(|&b| b == 0).unwrap_or(n.len())];
+            Some((self.base + value, self.base + value + size, n))
+        })
+    }
+
+    /// `[lo, hi)` of the first function whose mangled name contains `needle`.
+    pub(crate) fn find(&self, needle: &[u8]) -> Option<(usize, usize)> {
+        self.iter()
+            .find(|(_, _, n)| n.windows(needle.len()).any(|w| w == needle))
+            .map(|(lo, hi, _)| (lo, hi))
+    }
+
+    /// The functions that are not Rust's, as sorted, merged `[lo, hi)`
+    /// ranges: C (and C++, assembly) code linked into the object. Rust
+    /// symbols are mangled (`_ZN…17h<hash>E`, or `_R…` in v0); anything else
+    /// is taken for foreign, which includes the rare unmangled Rust function
+    /// (`#[no_mangle]`).
+    pub(crate) fn foreign_ranges(&self) -> Vec<(usize, usize)> {
+        let mut v: Vec<(usize, usize)> = self
+            .iter()
+            .filter(|(_, _, n)| !is_rust_symbol(n))
+            .map(|(lo, hi, _)| (lo, hi))
+            .collect();
+        v.sort_unstable();
+        let mut out: Vec<(usize, usize)> = Vec::with_capacity(v.len());
+        for (lo, hi) in v {
+            match out.last_mut() {
+                Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+                _ => out.push((lo, hi)),
+            }
+        }
+        out
+    }
+}
+
+/// Is `name` a Rust symbol (legacy `_ZN…17h` + 16 hex digits + `E`, or v0
+/// `_R…`)?
+fn is_rust_symbol(name: &[u8]) -> bool {
+    if name.starts_with(b"_R") {
+        return true;
+    }
+    if !name.starts_with(b"_ZN") || name.len() < 3 + 20 || *name.last().unwrap_or(&0) != b'E' {
+        return false;
+    }
+    let hash = &name[name.len() - 20..name.len() - 1];
+    hash.starts_with(b"17h") && hash[3..].iter().all(u8::is_ascii_hexdigit)
+}
+
+/// `[lo, hi)` of the first function whose mangled name contains `needle`, in
+/// the loaded object that holds `anchor` (see `Functions`).
+#[cfg(test)]
 pub(crate) fn function_range(anchor: usize, needle: &[u8]) -> Option<(usize, usize)> {
-    let (base, path) = object_of(anchor)?;
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut eh = [0u8; 64];
-    f.read_exact(&mut eh).ok()?;
-    // ELF64, little-endian (every Linux target gort has).
-    if &eh[..4] != b"\x7fELF" || eh[4] != 2 || eh[5] != 1 {
-        return None;
-    }
-    let shoff = u64_at(&eh, 0x28);
-    let shentsize = u16_at(&eh, 0x3a) as usize;
-    let shnum = u16_at(&eh, 0x3c) as usize;
-    if shentsize < 64 || shnum == 0 {
-        return None;
-    }
-    let shdrs = read_at(&mut f, shoff, shentsize * shnum)?;
-    let sh = |i: usize| &shdrs[i * shentsize..i * shentsize + 64];
-    const SHT_SYMTAB: u32 = 2;
-    let symtab = (0..shnum).map(sh).find(|s| u32_at(s, 4) == SHT_SYMTAB)?;
-    let strtab_index = u32_at(symtab, 40) as usize;
-    if strtab_index >= shnum {
-        return None;
-    }
-    let strtab = sh(strtab_index);
-    let syms = read_at(&mut f, u64_at(symtab, 24), u64_at(symtab, 32) as usize)?;
-    let strs = read_at(&mut f, u64_at(strtab, 24), u64_at(strtab, 32) as usize)?;
-    const STT_FUNC: u8 = 2;
-    for s in syms.chunks_exact(24) {
-        let (name, info) = (u32_at(s, 0) as usize, s[4]);
-        let (value, size) = (u64_at(s, 8) as usize, u64_at(s, 16) as usize);
-        if info & 0xf != STT_FUNC || size == 0 || name >= strs.len() {
-            continue;
-        }
-        let n = &strs[name..];
-        let n = &n[..n.iter().position(|&b| b == 0).unwrap_or(n.len())];
-        if n.windows(needle.len()).any(|w| w == needle) {
-            return Some((base + value, base + value + size));
-        }
-    }
-    None
+    Functions::of_object(anchor)?.find(needle)
 }
 
 /// The load address (what symbol values are relative to) and the file of
@@ -140,6 +199,17 @@ mod tests {
         let anchor = std::panic::resume_unwind as fn(Box<dyn std::any::Any + Send>) -> ! as usize;
         let (lo, hi) = function_range(anchor, b"11panic_count8increase").expect("in .symtab");
         assert!(lo < hi && hi - lo < 4096, "{lo:#x}..{hi:#x}");
+    }
+
+    #[test]
+    fn rust_and_foreign_symbols_are_told_apart() {
+        assert!(super::is_rust_symbol(
+            b"_ZN4gort7runtime3foo17h0123456789abcdefE"
+        ));
+        assert!(super::is_rust_symbol(b"_RNvCs1234_4gort3foo"));
+        assert!(!super::is_rust_symbol(b"qsort"));
+        assert!(!super::is_rust_symbol(b"_ZN9SomeClass6methodEv"));
+        assert!(!super::is_rust_symbol(b"__rust_alloc"));
     }
 
     #[test]

@@ -31,6 +31,12 @@
 //! - the PC is in the executable's own code: not in libc (a goroutine stopped
 //!   inside `malloc` holding an arena lock would deadlock the next goroutine on
 //!   that thread that allocates), the vDSO or another shared object;
+//! - the PC is not in a foreign function linked into the executable (C code
+//!   built with `cc`, a bundled SQLite: found in the symbol table at
+//!   start-up by their unmangled names). Foreign code is never stopped, as
+//!   Go never stops cgo code: C keeps thread-owned state (a recursive
+//!   mutex held across a callback, errno, its own thread-locals) that a
+//!   goroutine released to another thread would carry there;
 //! - the PC is not in std's `panic_count::increase` (found in the symbol
 //!   table at start-up): it reads the thread pointer and then writes the
 //!   thread's panic count; stopped in between and released to another
@@ -45,6 +51,11 @@
 //!   thread's M and P;
 //! - SP is inside the goroutine's stack, 8-aligned, with `headroom()` to spare;
 //! - no injection for this M is already on its way.
+//!
+//! A goroutine stopped in the callback text (`m::in_callback_text`: the code
+//! between a foreign caller's call and the return to it) is wired to its
+//! thread before it parks, whatever its callback mark says: the C frames
+//! below it belong to this thread.
 //!
 //! **Migration.** Rust code keeps thread-local addresses in registers, so a
 //! goroutine stopped at an arbitrary instruction must not wake up on another
@@ -107,6 +118,11 @@ static TEXT_HI: AtomicUsize = AtomicUsize::new(0);
 /// std's `panic_count::increase`, `[lo, hi)` (empty if not found).
 static PANIC_INC_LO: AtomicUsize = AtomicUsize::new(0);
 static PANIC_INC_HI: AtomicUsize = AtomicUsize::new(0);
+/// The foreign functions linked into the program: sorted `[lo, hi)` ranges
+/// (null until `init_late` has read the symbol table).
+static FOREIGN: core::sync::atomic::AtomicPtr<(usize, usize)> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+static FOREIGN_LEN: AtomicUsize = AtomicUsize::new(0);
 
 /// Reads `GORT_ASYNCPREEMPT`, sizes the trampoline's save area and finds the
 /// executable's code range. Called once by `runtime::init`, before sysmon.
@@ -134,23 +150,43 @@ pub(crate) fn init() {
     }
 }
 
-/// Finds std's `panic_count::increase` (see the module comment). Reads the
-/// program's symbol table (~0.5 ms), so sysmon does it as it starts, off
-/// the first `run`'s path; a preemption that lands there before it is done
-/// is as likely as in a stripped binary, which has no symbol table to find
-/// it in.
+/// Finds, in the program's symbol table, std's `panic_count::increase` and
+/// the foreign functions linked into the program (see the module comment).
+/// Reading it takes ~0.5 ms, so sysmon does it as it starts, off the first
+/// `run`'s path; until then (and in a stripped binary, which has no symbol
+/// table) only the other rules apply.
 pub(crate) fn init_late() {
+    let Some(funcs) = os::Functions::of_object(arch::async_preempt as *const () as usize) else {
+        return;
+    };
     // Legacy and v0 mangling both spell the path this way.
-    let anchor = std::panic::resume_unwind as fn(Box<dyn std::any::Any + Send>) -> ! as usize;
-    if let Some((lo, hi)) = os::function_range(anchor, b"11panic_count8increase") {
+    if let Some((lo, hi)) = funcs.find(b"11panic_count8increase") {
         PANIC_INC_LO.store(lo, Ordering::Relaxed);
         PANIC_INC_HI.store(hi, Ordering::Relaxed);
     }
+    let foreign = funcs.foreign_ranges().into_boxed_slice();
+    FOREIGN_LEN.store(foreign.len(), Ordering::Relaxed);
+    // Published once, never freed: the signal handler may be reading it.
+    FOREIGN.store(Box::leak(foreign).as_mut_ptr(), Ordering::Release);
 }
 
 /// Is `pc` in std's `panic_count::increase` (see the module comment)?
 fn in_panic_increase(pc: usize) -> bool {
     PANIC_INC_LO.load(Ordering::Relaxed) <= pc && pc < PANIC_INC_HI.load(Ordering::Relaxed)
+}
+
+/// Is `pc` in a foreign function linked into the program (see the module
+/// comment)? A binary search of the published ranges: async-signal-safe.
+fn in_foreign_code(pc: usize) -> bool {
+    let p = FOREIGN.load(Ordering::Acquire);
+    if p.is_null() {
+        return false;
+    }
+    // SAFETY: published by `init_late` with its length before the pointer,
+    // and never freed or written again.
+    let ranges = unsafe { core::slice::from_raw_parts(p, FOREIGN_LEN.load(Ordering::Relaxed)) };
+    let i = ranges.partition_point(|&(lo, _)| lo <= pc);
+    i > 0 && pc < ranges[i - 1].1
 }
 
 /// True unless `GORT_ASYNCPREEMPT=0`.
@@ -286,6 +322,7 @@ pub(crate) unsafe fn on_signal(ctx: *mut libc::c_void) -> bool {
             || pc >= TEXT_HI.load(Ordering::Relaxed)
             || super::m::in_nopreempt_text(pc)
             || in_panic_increase(pc)
+            || in_foreign_code(pc)
         {
             return true;
         }
@@ -294,6 +331,7 @@ pub(crate) unsafe fn on_signal(ctx: *mut libc::c_void) -> bool {
             return true;
         }
         (*m).preempting.store(true, Ordering::Relaxed);
+        (*m).preempt_wire = super::m::in_callback_text(pc);
         arch::inject_call(ctx);
     }
     true

@@ -106,6 +106,7 @@ pub(crate) unsafe fn cgocallback_marked<R>(gp: *mut (), f: impl FnOnce() -> R) -
 /// `gp` is the running goroutine, its callback's mark just cleared.
 #[cold]
 #[inline(never)]
+#[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
 unsafe extern "C" fn unwire_keeping<R>(gp: *mut G, r: R) -> R {
     // SAFETY: per the contract.
     unsafe {
@@ -129,6 +130,7 @@ fn guarded<R>(f: impl FnOnce() -> R) -> R {
 /// frame (in every thunk) holds nothing of it.
 #[cold]
 #[inline(never)]
+#[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
 fn cgocallback_slow<R>(f: impl FnOnce() -> R) -> R {
     let mut f = Some(f);
     let mut out = None;
@@ -209,6 +211,7 @@ unsafe fn leave(gp: *mut G) {
 /// Case 1 missed by `enter_fast` (a stack without the headroom: abort), and
 /// cases 2 and 3 (see the module comment).
 #[inline(never)]
+#[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
 fn slow(run: &mut dyn FnMut()) {
     let hold = NoPreempt::new();
     let m = hold.m();
@@ -255,6 +258,7 @@ fn slow(run: &mut dyn FnMut()) {
 ///
 /// # Safety
 /// `m` is the current thread's extra M, between callbacks.
+#[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
 unsafe fn extra_call(m: *mut M, run: &mut dyn FnMut()) {
     // SAFETY: per the contract; the goroutine is ours until it is Dead again.
     unsafe {
@@ -277,6 +281,7 @@ unsafe fn extra_call(m: *mut M, run: &mut dyn FnMut()) {
 }
 
 /// `extra_call`'s part on the goroutine's stack.
+#[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
 unsafe extern "C" fn on_extra_g(ctx: *mut u8) {
     // SAFETY: `ctx` is `extra_call`'s tuple, alive for the call.
     let (m, run) = unsafe { &mut *ctx.cast::<(*mut M, &mut dyn FnMut())>() };
@@ -322,6 +327,7 @@ unsafe fn check_headroom(gp: *mut G) {
 
 #[cold]
 #[inline(never)]
+#[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
 fn no_headroom(id: u64, left: usize) -> ! {
     os::write_stderr(
         format!(
@@ -337,6 +343,7 @@ fn no_headroom(id: u64, left: usize) -> ! {
 /// A panic reached the foreign boundary: report it and abort.
 #[cold]
 #[inline(never)]
+#[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
 fn panicked(payload: Box<dyn core::any::Any + Send>) -> ! {
     let gp = m::getg();
     // SAFETY: the running goroutine's own descriptor.

@@ -238,6 +238,11 @@ unsafe extern "C" fn preempt_m(gp: *mut G) -> ! {
         crate::runtime::p::bump_u64(&(*(*m).p).counters.preemptions);
         (*m).preempting
             .store(false, core::sync::atomic::Ordering::Relaxed);
+        if core::mem::take(&mut (*m).preempt_wire) && !(*gp).locked {
+            // Stopped in the callback text (see `m::in_callback_text`):
+            // inside a callback, whose C frames must return on this thread.
+            super::locked::wire(m, gp);
+        }
         if !(*gp).locked && std::thread::panicking() {
             // Stopped while panicking before its hook wired it (std raises
             // the thread's panic count first), or in a panic that started
