@@ -30,33 +30,41 @@ fn stdout_value(out: &std::process::Output, key: &str) -> Option<u64> {
         .ok()
 }
 
-/// A comparator of `u64`s that counts a wrong thread (not `caller`'s, the
-/// thread that called qsort) and yields every `yield_every`th call.
+/// Checks that the calling thread is `caller`'s, the thread that called
+/// qsort: the first comparison of each sort records it (`caller` is 0 when
+/// a sort starts; the goroutine may move between sorts, in Rust code).
+fn check_thread(caller: &AtomicI64) {
+    let t = gettid();
+    if let Err(c) = caller.compare_exchange(0, t, Ordering::Relaxed, Ordering::Relaxed) {
+        if c != t {
+            WRONG.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A comparator of `u64`s that counts a wrong thread (see `check_thread`)
+/// and yields every `yield_every`th call.
 fn checking_cmp(caller: Arc<AtomicI64>, yield_every: u64) -> Callback<Cmp> {
     Callback::<Cmp>::new(move |a, b| {
         let n = CMPS.fetch_add(1, Ordering::Relaxed);
-        if gettid() != caller.load(Ordering::Relaxed) {
-            WRONG.fetch_add(1, Ordering::Relaxed);
-        }
+        check_thread(&caller);
         if n.is_multiple_of(yield_every) {
             gort::yield_now();
         }
-        if gettid() != caller.load(Ordering::Relaxed) {
-            WRONG.fetch_add(1, Ordering::Relaxed);
-        }
+        check_thread(&caller);
         // SAFETY: qsort passes pointers to two elements of a u64 array.
         unsafe { (*(a as *const u64)).cmp(&*(b as *const u64)) as i32 }
     })
     .expect("Callback::new")
 }
 
-/// Sorts 2000 values with `cmp` until `deadline`, telling the comparator
-/// which thread called qsort each time.
+/// Sorts 2000 values with `cmp` until `deadline`, starting each sort's
+/// thread check afresh.
 fn sort_until(deadline: Instant, cmp: &Callback<Cmp>, caller: &AtomicI64, seed: u64) {
     let mut round = 0;
     while Instant::now() < deadline {
         let mut v = pseudo_random(seed + round, 2000);
-        caller.store(gettid(), Ordering::Relaxed);
+        caller.store(0, Ordering::Relaxed);
         let f: unsafe extern "C" fn(*const c_void, *const c_void) -> i32 = cmp.as_fn();
         // SAFETY: a valid u64 array and a comparator for u64.
         unsafe { libc::qsort(v.as_mut_ptr().cast(), v.len(), 8, Some(f)) };
@@ -117,10 +125,8 @@ fn callbacks_return_to_c_on_the_thread_c_called_them_on() {
                     let c2 = caller.clone();
                     let inner2 = inner.clone();
                     let outer = Callback::<Cmp>::new(move |a, b| {
+                        check_thread(&c2);
                         let t = gettid();
-                        if t != c2.load(Ordering::Relaxed) {
-                            WRONG.fetch_add(1, Ordering::Relaxed);
-                        }
                         // SAFETY: forwards qsort's two element pointers.
                         let r = unsafe { call_cmp(inner2.as_fn(), a, b) };
                         if gettid() != t {

@@ -73,6 +73,16 @@
 //!   threads; each call runs on that goroutine, and if the closure parks, the
 //!   thread sleeps until it can go on.
 //!
+//! **The rule:** a goroutine never changes thread between C's call into a
+//! callback and the return to C, whatever the closure does (park, yield,
+//! be preempted, call C that calls back again): the C frames below it, their
+//! thread-local state and errno, and the locks they hold (SQLite's
+//! connection mutex across a collation callback) belong to the thread C
+//! called on (Go locks the goroutine to its thread for a callback in the
+//! same way). Debug builds check it at every return to C. Relatedly, code
+//! of a C library linked into the executable is never preempted (only Rust
+//! code is), so a goroutine inside C code stays on its thread too.
+//!
 //! # Panics
 //!
 //! A panic must not unwind into C. One that leaves the closure is reported

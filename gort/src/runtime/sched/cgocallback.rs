@@ -38,6 +38,13 @@
 //! other entries and the other platforms. The extra M's goroutine of case 3
 //! is wired for life.
 //!
+//! The mark does not cover the whole call: the stub and the full thunk run
+//! before `enter_fast` sets it, and the fast thunk's last instructions after
+//! it clears it. All of that code is in the callback text
+//! (`m::in_callback_text`), where a preemption wires the goroutine itself;
+//! a switch drops such a wiring once nothing holds it (`locked::at_switch`).
+//! Debug builds check the result (`same_thread`).
+//!
 //! A panic in the closure never unwinds into C: it is reported as
 //! `goroutine N panicked in callback: <msg>` and the process aborts (Rust's
 //! own rule for `extern "C"` functions).
@@ -58,16 +65,70 @@ pub(crate) const MIN_HEADROOM: usize = 16 * 1024;
 /// comment), aborting the process if it panics.
 #[inline(always)]
 pub(crate) fn cgocallback<R>(f: impl FnOnce() -> R) -> R {
+    let entry = same_thread::Entry::new();
     let (gp, outermost) = enter_fast();
-    if gp.is_null() {
-        return cgocallback_slow(f);
-    }
-    if outermost {
+    let r = if gp.is_null() {
+        cgocallback_slow(f)
+    } else if outermost {
         // SAFETY: `enter_fast` found `gp` running here and set its mark.
-        return unsafe { cgocallback_marked(gp.cast(), f) };
+        unsafe { cgocallback_marked(gp.cast(), f) }
+    } else {
+        // Nested in another callback on `gp`, whose mark stands.
+        guarded(f)
+    };
+    entry.check();
+    r
+}
+
+/// The rule of the foreign boundary (`ffi`'s module documentation: a
+/// goroutine never changes thread between C's call and the return to C),
+/// checked in debug builds: the OS thread at a callback's entry and at its
+/// exit (`pthread_self`: libc code, which is never preempted; not the M, which
+/// a plain thread's first callback binds on the way). Nothing in release
+/// builds.
+mod same_thread {
+    #[cfg(debug_assertions)]
+    pub(super) struct Entry(libc::pthread_t);
+
+    #[cfg(debug_assertions)]
+    impl Entry {
+        #[inline(always)]
+        pub(super) fn new() -> Entry {
+            // SAFETY: no preconditions.
+            Entry(unsafe { libc::pthread_self() })
+        }
+
+        #[inline(always)]
+        pub(super) fn check(self) {
+            // SAFETY: no preconditions.
+            if unsafe { libc::pthread_self() } != self.0 {
+                moved()
+            }
+        }
     }
-    // Nested in another callback on `gp`, whose mark stands.
-    guarded(f)
+
+    #[cfg(debug_assertions)]
+    #[cold]
+    #[inline(never)]
+    fn moved() -> ! {
+        crate::runtime::fatal(
+            "gort::ffi: a callback is returning to C on another thread than the one C called it on",
+        )
+    }
+
+    #[cfg(not(debug_assertions))]
+    pub(super) struct Entry;
+
+    #[cfg(not(debug_assertions))]
+    impl Entry {
+        #[inline(always)]
+        pub(super) fn new() -> Entry {
+            Entry
+        }
+
+        #[inline(always)]
+        pub(super) fn check(self) {}
+    }
 }
 
 /// Runs `f`, the closure of the outermost callback on goroutine `gp`, whose
@@ -80,11 +141,13 @@ pub(crate) fn cgocallback<R>(f: impl FnOnce() -> R) -> R {
 /// `gp` is the running goroutine, marked by this callback's entry.
 #[inline(always)]
 pub(crate) unsafe fn cgocallback_marked<R>(gp: *mut (), f: impl FnOnce() -> R) -> R {
+    let entry = same_thread::Entry::new();
     // The signal handler (a preemption's switch) reads `lockint`: keep the
     // closure between the two updates.
     compiler_fence(Ordering::SeqCst);
     let r = guarded(f);
     compiler_fence(Ordering::SeqCst);
+    entry.check();
     let gp = gp.cast::<G>();
     // SAFETY: per the contract; every nested call has returned, and only
     // this goroutine writes its `lockint`.
