@@ -35,10 +35,10 @@ fn stdout_value(out: &std::process::Output, key: &str) -> Option<u64> {
 /// a sort starts; the goroutine may move between sorts, in Rust code).
 fn check_thread(caller: &AtomicI64) {
     let t = gettid();
-    if let Err(c) = caller.compare_exchange(0, t, Ordering::Relaxed, Ordering::Relaxed) {
-        if c != t {
-            WRONG.fetch_add(1, Ordering::Relaxed);
-        }
+    if let Err(c) = caller.compare_exchange(0, t, Ordering::Relaxed, Ordering::Relaxed)
+        && c != t
+    {
+        WRONG.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -94,17 +94,25 @@ impl Functions {
     }
 }
 
-/// Is `name` a Rust symbol (legacy `_ZN…17h` + 16 hex digits + `E`, or v0
-/// `_R…`)?
+/// Is `name` a Rust symbol: v0 (`_R…`), or legacy (`_ZN…17h` + 16 hex
+/// digits + `E`, then nothing or a compiler's suffix after a dot: LLVM's
+/// `.llvm.<n>` on functions promoted across codegen units)? (Legacy names
+/// contain dots of their own, `..` for `::` in generic arguments.)
 fn is_rust_symbol(name: &[u8]) -> bool {
     if name.starts_with(b"_R") {
         return true;
     }
-    if !name.starts_with(b"_ZN") || name.len() < 3 + 20 || *name.last().unwrap_or(&0) != b'E' {
+    if !name.starts_with(b"_ZN") {
         return false;
     }
-    let hash = &name[name.len() - 20..name.len() - 1];
-    hash.starts_with(b"17h") && hash[3..].iter().all(u8::is_ascii_hexdigit)
+    // The hash: "17h", 16 hex digits, "E", at the end or before a dot.
+    (0..name.len().saturating_sub(19)).any(|i| {
+        let rest = &name[i..];
+        rest.starts_with(b"17h")
+            && rest[3..19].iter().all(u8::is_ascii_hexdigit)
+            && rest[19] == b'E'
+            && (rest.len() == 20 || rest[20] == b'.')
+    })
 }
 
 /// `[lo, hi)` of the first function whose mangled name contains `needle`, in
@@ -210,6 +218,30 @@ mod tests {
         assert!(!super::is_rust_symbol(b"qsort"));
         assert!(!super::is_rust_symbol(b"_ZN9SomeClass6methodEv"));
         assert!(!super::is_rust_symbol(b"__rust_alloc"));
+        assert!(super::is_rust_symbol(
+            b"_ZN4gort7runtime3foo17h0123456789abcdefE.llvm.1234567"
+        ));
+        assert!(!super::is_rust_symbol(b"sqlite3VdbeExec.cold"));
+    }
+
+    #[test]
+    fn foreign_code_is_a_small_part_of_a_rust_program() {
+        let me = function_range as fn(usize, &[u8]) -> Option<(usize, usize)> as usize;
+        let funcs = super::Functions::of_object(me).expect("in .symtab");
+        let foreign: usize = funcs.foreign_ranges().iter().map(|(lo, hi)| hi - lo).sum();
+        let all: usize = funcs.iter().map(|(lo, hi, _)| hi - lo).sum();
+        // This test binary is std, gort and its tests: Rust but for a few
+        // runtime-support and libc start-up functions.
+        assert!(
+            foreign * 50 < all,
+            "{foreign} of {all} bytes taken for foreign"
+        );
+        assert!(
+            !funcs
+                .foreign_ranges()
+                .iter()
+                .any(|&(lo, hi)| lo <= me && me < hi)
+        );
     }
 
     #[test]
