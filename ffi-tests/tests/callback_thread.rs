@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 type Cmp = extern "C" fn(*const c_void, *const c_void) -> i32;
 
 static WRONG: AtomicU64 = AtomicU64::new(0);
+/// Per variant: goroutine, nested (outer, inner), plain thread.
+static WRONG_BY: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
 static CMPS: AtomicU64 = AtomicU64::new(0);
 
 fn stdout_value(out: &std::process::Output, key: &str) -> Option<u64> {
@@ -33,25 +35,26 @@ fn stdout_value(out: &std::process::Output, key: &str) -> Option<u64> {
 /// Checks that the calling thread is `caller`'s, the thread that called
 /// qsort: the first comparison of each sort records it (`caller` is 0 when
 /// a sort starts; the goroutine may move between sorts, in Rust code).
-fn check_thread(caller: &AtomicI64) {
+fn check_thread(caller: &AtomicI64, variant: usize) {
     let t = gettid();
     if let Err(c) = caller.compare_exchange(0, t, Ordering::Relaxed, Ordering::Relaxed)
         && c != t
     {
         WRONG.fetch_add(1, Ordering::Relaxed);
+        WRONG_BY[variant].fetch_add(1, Ordering::Relaxed);
     }
 }
 
 /// A comparator of `u64`s that counts a wrong thread (see `check_thread`)
 /// and yields every `yield_every`th call.
-fn checking_cmp(caller: Arc<AtomicI64>, yield_every: u64) -> Callback<Cmp> {
+fn checking_cmp(caller: Arc<AtomicI64>, yield_every: u64, variant: usize) -> Callback<Cmp> {
     Callback::<Cmp>::new(move |a, b| {
         let n = CMPS.fetch_add(1, Ordering::Relaxed);
-        check_thread(&caller);
+        check_thread(&caller, variant);
         if n.is_multiple_of(yield_every) {
             gort::yield_now();
         }
-        check_thread(&caller);
+        check_thread(&caller, variant);
         // SAFETY: qsort passes pointers to two elements of a u64 array.
         unsafe { (*(a as *const u64)).cmp(&*(b as *const u64)) as i32 }
     })
@@ -89,7 +92,7 @@ fn callbacks_return_to_c_on_the_thread_c_called_them_on() {
             .map(|k| {
                 std::thread::spawn(move || {
                     let caller = Arc::new(AtomicI64::new(0));
-                    let cmp = checking_cmp(caller.clone(), 500);
+                    let cmp = checking_cmp(caller.clone(), 500, 3);
                     sort_until(deadline, &cmp, &caller, 1000 + k);
                 })
             })
@@ -112,7 +115,7 @@ fn callbacks_return_to_c_on_the_thread_c_called_them_on() {
                 .map(|k| {
                     gort::go(move || {
                         let caller = Arc::new(AtomicI64::new(0));
-                        let cmp = checking_cmp(caller.clone(), 500);
+                        let cmp = checking_cmp(caller.clone(), 500, 0);
                         sort_until(deadline, &cmp, &caller, k * 7);
                     })
                 })
@@ -121,11 +124,11 @@ fn callbacks_return_to_c_on_the_thread_c_called_them_on() {
             sorters.extend((0..4u64).map(|k| {
                 gort::go(move || {
                     let caller = Arc::new(AtomicI64::new(0));
-                    let inner = Arc::new(checking_cmp(caller.clone(), 300));
+                    let inner = Arc::new(checking_cmp(caller.clone(), 300, 2));
                     let c2 = caller.clone();
                     let inner2 = inner.clone();
                     let outer = Callback::<Cmp>::new(move |a, b| {
-                        check_thread(&c2);
+                        check_thread(&c2, 1);
                         let t = gettid();
                         // SAFETY: forwards qsort's two element pointers.
                         let r = unsafe { call_cmp(inner2.as_fn(), a, b) };
@@ -150,8 +153,9 @@ fn callbacks_return_to_c_on_the_thread_c_called_them_on() {
         for p in plain {
             p.join().unwrap();
         }
+        let by: Vec<u64> = WRONG_BY.iter().map(|w| w.load(Ordering::Relaxed)).collect();
         println!(
-            "wrong={} cmps={}",
+            "wrong={} cmps={} by_variant={by:?}",
             WRONG.load(Ordering::Relaxed),
             CMPS.load(Ordering::Relaxed)
         );
@@ -162,7 +166,7 @@ fn callbacks_return_to_c_on_the_thread_c_called_them_on() {
         let out = run_child_env(
             "callbacks_return_to_c_on_the_thread_c_called_them_on",
             "qsort",
-            &[("GORT_PROCS", procs), ("GORT_TIMESLICE_US", "100")],
+            &[("GORT_PROCS", procs), ("GORT_TIMESLICE_US", "20")],
             limit,
         );
         assert!(

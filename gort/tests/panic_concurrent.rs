@@ -107,7 +107,7 @@ fn half_of_2000_goroutines_panic_with_a_slow_hook() {
         return;
     }
     let t = "half_of_2000_goroutines_panic_with_a_slow_hook";
-    run_children(t, "slow-hook", &[], "errors", 1000);
+    run_children(t, "slow-hook", &[("RUST_BACKTRACE", "1")], "errors", 1000);
     // The user's hook ran once per panic.
     let out = run_child_timeout(t, "slow-hook", &[], Duration::from_secs(120)).expect("hung");
     assert_eq!(stdout_value(&out, "hooks"), Some(1000));

@@ -166,8 +166,8 @@ pub(crate) fn in_nopreempt_text(_pc: usize) -> bool {
 /// slow path and its unwiring)? A goroutine stopped there is inside a
 /// callback whatever its mark says (the thunk clears the mark a few
 /// instructions before it returns to C), so the preemption wires it to its
-/// thread (`M.preempt_wire`); a switch drops that wiring once nothing holds
-/// it (`locked::at_switch`).
+/// thread (`M.preempt_wire`); a voluntary switch drops that wiring once
+/// nothing holds it (`locked::at_switch`).
 #[cfg(target_os = "linux")]
 pub(crate) fn in_callback_text(pc: usize) -> bool {
     unsafe extern "C" {

@@ -41,9 +41,10 @@
 //!   hook installed after the runtime started); a goroutine that parks while
 //!   unwinding such a panic is not covered, which is why `scope` wires
 //!   before it resumes a caught panic;
-//! - the hold ends at the goroutine's next switch after the thread's count
-//!   is back at zero (`locked::at_switch`): after its root's `catch_unwind`
-//!   (the goroutine's exit is a switch), `scope`'s, or the user's own. No
+//! - the hold ends at the goroutine's next voluntary switch after the
+//!   thread's count is back at zero (`locked::at_switch`): after its root's
+//!   `catch_unwind` (the goroutine's exit is a switch), `scope`'s, or the
+//!   user's own. No
 //!   hot path tests anything new: wired goroutines already take the slow
 //!   branch of every switch.
 

@@ -152,21 +152,26 @@ pub(crate) fn init() {
 
 /// Finds, in the program's symbol table, std's `panic_count::increase` and
 /// the foreign functions linked into the program (see the module comment).
-/// Reading it takes ~0.5 ms, so sysmon does it as it starts, off the first
-/// `run`'s path; until then (and in a stripped binary, which has no symbol
-/// table) only the other rules apply.
+/// Reading it takes a few ms (~2 ms for a 9 MB test binary), so sysmon does
+/// it as it starts, off the first `run`'s path, and no goroutine is stopped
+/// asynchronously until it is done (`FOREIGN` published): the first time
+/// slice is not over before that anyway. A stripped binary has no symbol
+/// table: then only the other rules apply.
 pub(crate) fn init_late() {
-    let Some(funcs) = os::Functions::of_object(arch::async_preempt as *const () as usize) else {
-        return;
-    };
-    // Legacy and v0 mangling both spell the path this way.
-    if let Some((lo, hi)) = funcs.find(b"11panic_count8increase") {
-        PANIC_INC_LO.store(lo, Ordering::Relaxed);
-        PANIC_INC_HI.store(hi, Ordering::Relaxed);
+    let funcs = os::Functions::of_object(arch::async_preempt as *const () as usize);
+    let mut foreign = Vec::new();
+    if let Some(funcs) = funcs {
+        // Legacy and v0 mangling both spell the path this way.
+        if let Some((lo, hi)) = funcs.find(b"11panic_count8increase") {
+            PANIC_INC_LO.store(lo, Ordering::Relaxed);
+            PANIC_INC_HI.store(hi, Ordering::Relaxed);
+        }
+        foreign = funcs.foreign_ranges();
     }
-    let foreign = funcs.foreign_ranges().into_boxed_slice();
+    let foreign = foreign.into_boxed_slice();
     FOREIGN_LEN.store(foreign.len(), Ordering::Relaxed);
     // Published once, never freed: the signal handler may be reading it.
+    // Non-null even when empty: it also says the look-up is done.
     FOREIGN.store(Box::leak(foreign).as_mut_ptr(), Ordering::Release);
 }
 
@@ -176,11 +181,12 @@ fn in_panic_increase(pc: usize) -> bool {
 }
 
 /// Is `pc` in a foreign function linked into the program (see the module
-/// comment)? A binary search of the published ranges: async-signal-safe.
+/// comment), or not known yet (`init_late` not done)? A binary search of
+/// the published ranges: async-signal-safe.
 fn in_foreign_code(pc: usize) -> bool {
     let p = FOREIGN.load(Ordering::Acquire);
     if p.is_null() {
-        return false;
+        return true;
     }
     // SAFETY: published by `init_late` with its length before the pointer,
     // and never freed or written again.

@@ -42,7 +42,8 @@
 //! before `enter_fast` sets it, and the fast thunk's last instructions after
 //! it clears it. All of that code is in the callback text
 //! (`m::in_callback_text`), where a preemption wires the goroutine itself;
-//! a switch drops such a wiring once nothing holds it (`locked::at_switch`).
+//! a voluntary switch drops such a wiring once nothing holds it
+//! (`locked::at_switch`; a preemption never does, see there).
 //! Debug builds check the result (`same_thread`).
 //!
 //! A panic in the closure never unwinds into C: it is reported as

@@ -167,15 +167,19 @@ pub(crate) fn wire_for_panic() {
 /// - wired for a panic that has ended (this thread's panic count is zero:
 ///   caught by its root, by `scope` or by the user's own `catch_unwind`):
 ///   end that hold;
-/// - then unwire it if nothing holds it any more (also a wiring the
-///   preemption of a callback's own code added, see `preempt`).
+/// - then, at a voluntary switch, unwire it if nothing holds it any more
+///   (also a wiring the preemption of a callback's own code added, see
+///   `preempt`). Never at a preemption: one can land in the preemption
+///   trampoline's epilogue, on top of a callback's last instructions
+///   (after its mark is cleared, before it returns to C), where the wiring
+///   an earlier preemption added is what keeps the goroutine on C's thread.
 ///
 /// # Safety
 /// On `gp`, the goroutine running on `m`, the current M, with the switch
 /// hold taken (no preemption).
 #[cold]
 #[inline(never)]
-pub(crate) unsafe fn at_switch(m: *mut M, gp: *mut G) {
+pub(crate) unsafe fn at_switch(m: *mut M, gp: *mut G, preempted: bool) {
     // SAFETY: per the contract.
     unsafe {
         if !(*gp).locked {
@@ -187,7 +191,9 @@ pub(crate) unsafe fn at_switch(m: *mut M, gp: *mut G) {
         if (*gp).panicwired && !std::thread::panicking() {
             (*gp).panicwired = false;
         }
-        unwire_if_free(m, gp);
+        if !preempted {
+            unwire_if_free(m, gp);
+        }
     }
 }
 

@@ -48,7 +48,19 @@ pub(crate) fn can_park() -> bool {
 #[inline(always)]
 pub(super) fn mcall(f: unsafe extern "C" fn(*mut G) -> !) {
     let m = take_switch_hold();
-    mcall_held(m, f);
+    mcall_held(m, f, Switch::Voluntary);
+}
+
+/// Why a goroutine switches out, for the wiring's bookkeeping
+/// (`locked::at_switch`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Switch {
+    /// It called into the runtime (park, yield, exit): at a point of its own
+    /// code, never in the middle of a callback's entry or exit.
+    Voluntary,
+    /// An asynchronous preemption: at any instruction, maybe in the
+    /// trampoline's own epilogue on top of a callback's last instructions.
+    Preempted,
 }
 
 /// Takes the switch hold early, for a caller that prepares the switch in M
@@ -64,7 +76,7 @@ fn take_switch_hold() -> *mut M {
 
 /// `mcall` with the switch hold already taken on `m` by `take_switch_hold`.
 #[inline(always)]
-fn mcall_held(m: *mut M, f: unsafe extern "C" fn(*mut G) -> !) {
+fn mcall_held(m: *mut M, f: unsafe extern "C" fn(*mut G) -> !, why: Switch) {
     // SAFETY: called on a goroutine (callers check `can_park`); g0's stack top is
     // free while a goroutine runs on this M.
     unsafe {
@@ -76,7 +88,7 @@ fn mcall_held(m: *mut M, f: unsafe extern "C" fn(*mut G) -> !) {
         // `locked` and `lockint` together, so that the usual goroutine
         // pays what the callback test alone cost.
         if wiring_word(gp) != 0 {
-            super::locked::at_switch(m, gp);
+            super::locked::at_switch(m, gp, why == Switch::Preempted);
         }
         // Resumed (maybe on another M): that M's `execute` set the hold and
         // `gogo` cleared it. Nothing follows the call, so it is a tail call and
@@ -121,7 +133,7 @@ pub(crate) fn gopark(
         (*gp).waitreason = reason;
         (*gp).waitsince = crate::runtime::sysmon::coarse_nanotime();
     }
-    mcall_held(m, park_m);
+    mcall_held(m, park_m, Switch::Voluntary);
 }
 
 /// Detaches `gp` from `m` after it has been switched out (Go's `dropg`): from
@@ -228,7 +240,8 @@ unsafe extern "C" fn gosched_global_m(gp: *mut G) -> ! {
 /// (called from the preemption trampoline on the goroutine's stack). Returns
 /// when the M runs it again.
 pub(crate) fn preempt_park() {
-    mcall(preempt_m);
+    let m = take_switch_hold();
+    mcall_held(m, preempt_m, Switch::Preempted);
 }
 
 unsafe extern "C" fn preempt_m(gp: *mut G) -> ! {
@@ -280,7 +293,7 @@ pub(crate) fn goexit(dead: Option<TaskBlock>) -> ! {
     let m = take_switch_hold();
     // SAFETY: the current M.
     unsafe { (*m).deadtask = dead };
-    mcall_held(m, goexit0);
+    mcall_held(m, goexit0, Switch::Voluntary);
     fatal("goexit returned")
 }
 
