@@ -5,8 +5,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+/// Each test changes `procs` for the whole process: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn set_procs_grows_and_shrinks_under_load() {
+    let _serial = serial();
     let initial = gort::procs();
     assert!(initial >= 1);
     assert_eq!(gort::set_procs(0), initial, "0 only queries");
@@ -66,6 +74,7 @@ fn set_procs_grows_and_shrinks_under_load() {
 /// that yields in a loop keeps the one P left busy until both have woken.
 #[test]
 fn timers_of_a_retired_p_fire_while_the_others_stay_busy() {
+    let _serial = serial();
     use std::sync::atomic::AtomicUsize;
     const EVENTUALLY: Duration = Duration::from_secs(10);
     let initial = gort::procs();
@@ -120,6 +129,7 @@ fn timers_of_a_retired_p_fire_while_the_others_stay_busy() {
 /// with every P lost the program stops. Every goroutine must finish.
 #[test]
 fn blocking_calls_while_set_procs_flips() {
+    let _serial = serial();
     const EVENTUALLY: Duration = Duration::from_secs(20);
     let initial = gort::procs();
     for round in 0..30 {
