@@ -81,6 +81,26 @@ fn tail(s: &str) -> &str {
 }
 
 /// The program: 2000 goroutines, every second one panics, all
+/// joined; returns how many joins were `Err`.
+fn half_of_2000_panic() -> u64 {
+    gort::run(|| {
+        let hs: Vec<_> = (0..2000)
+            .map(|i| {
+                gort::go(move || {
+                    if i % 2 == 0 {
+                        panic!("p{i}")
+                    }
+                    i
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().is_err() as u64)
+            .sum::<u64>()
+    })
+}
+
+/// The program: 2000 goroutines, every second one panics, all
 /// joined, with a slow user hook installed before the runtime starts (gort's
 /// hook chains to it: it must run for every goroutine panic).
 #[test]
@@ -92,21 +112,7 @@ fn half_of_2000_goroutines_panic_with_a_slow_hook() {
             spin(iters);
             HOOKS.fetch_add(1, Ordering::Relaxed);
         }));
-        let n = gort::run(|| {
-            let hs: Vec<_> = (0..2000)
-                .map(|i| {
-                    gort::go(move || {
-                        if i % 2 == 0 {
-                            panic!("p{i}")
-                        }
-                        i
-                    })
-                })
-                .collect();
-            hs.into_iter()
-                .map(|h| h.join().is_err() as u64)
-                .sum::<u64>()
-        });
+        let n = half_of_2000_panic();
         println!("errors={n} hooks={}", HOOKS.load(Ordering::Relaxed));
         return;
     }
@@ -122,21 +128,7 @@ fn half_of_2000_goroutines_panic_with_a_slow_hook() {
 #[test]
 fn half_of_2000_goroutines_panic_with_backtraces() {
     if child_mode().as_deref() == Some("backtrace") {
-        let n = gort::run(|| {
-            let hs: Vec<_> = (0..2000)
-                .map(|i| {
-                    gort::go(move || {
-                        if i % 2 == 0 {
-                            panic!("p{i}")
-                        }
-                        i
-                    })
-                })
-                .collect();
-            hs.into_iter()
-                .map(|h| h.join().is_err() as u64)
-                .sum::<u64>()
-        });
+        let n = half_of_2000_panic();
         println!("errors={n}");
         return;
     }
