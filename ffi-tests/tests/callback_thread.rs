@@ -191,9 +191,6 @@ fn callbacks_return_to_c_on_the_thread_c_called_them_on() {
 /// returned on another thread, that thread could not unlock the mutex (and
 /// the next lock would wait forever).
 #[test]
-#[ignore = "still fails about 1 run in 3 of this binary (a goroutine migrates inside its first \
-            callback, blocking on its own slot's mutex next time); see the session note. Run: \
-            cargo test --release -p gort-ffi-tests --test callback_thread -- --include-ignored"]
 fn a_thread_owned_lock_held_across_a_callback() {
     if child_mode().as_deref() == Some("locked") {
         static BAD: AtomicU64 = AtomicU64::new(0);

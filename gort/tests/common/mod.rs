@@ -10,9 +10,15 @@ use std::process::{Command, Output};
 pub fn run_child(test: &str, mode: &str, extra_env: &[(&str, &str)]) -> Output {
     let exe = std::env::current_exe().expect("current_exe");
     let mut cmd = Command::new(exe);
-    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env("GORT_TEST_CHILD", mode)
-        .env("RUST_BACKTRACE", "0");
+    cmd.args([
+        test,
+        "--exact",
+        "--nocapture",
+        "--include-ignored",
+        "--test-threads=1",
+    ])
+    .env("GORT_TEST_CHILD", mode)
+    .env("RUST_BACKTRACE", "0");
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
@@ -40,11 +46,17 @@ pub fn run_child_timeout(
     use std::process::Stdio;
     let exe = std::env::current_exe().expect("current_exe");
     let mut cmd = Command::new(exe);
-    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env("GORT_TEST_CHILD", mode)
-        .env("RUST_BACKTRACE", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args([
+        test,
+        "--exact",
+        "--nocapture",
+        "--include-ignored",
+        "--test-threads=1",
+    ])
+    .env("GORT_TEST_CHILD", mode)
+    .env("RUST_BACKTRACE", "0")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     for (k, v) in extra_env {
         cmd.env(k, v);
     }

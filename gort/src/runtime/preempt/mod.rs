@@ -28,15 +28,18 @@
 //!   holds no runtime lock (`m.locks == 0`), and is not inside a stack switch
 //!   (`m.switching`, set by `mcall` and kept on g0 until the resumed side ends it,
 //!   so no switch code is ever interrupted);
-//! - the PC is in the executable's own code: not in libc (a goroutine stopped
-//!   inside `malloc` holding an arena lock would deadlock the next goroutine on
-//!   that thread that allocates), the vDSO or another shared object;
-//! - the PC is not in a foreign function linked into the executable (C code
-//!   built with `cc`, a bundled SQLite: found in the symbol table at
-//!   start-up by their unmangled names). Foreign code is never stopped, as
-//!   Go never stops cgo code: C keeps thread-owned state (a recursive
-//!   mutex held across a callback, errno, its own thread-locals) that a
-//!   goroutine released to another thread would carry there;
+//! - the PC is in one of the executable's own Rust functions (found in the
+//!   symbol table at start-up, by their mangled names). Not in libc (a
+//!   goroutine stopped inside `malloc` holding an arena lock would deadlock
+//!   the next goroutine on that thread that allocates), the vDSO or another
+//!   shared object; not in foreign code linked into the executable (C built
+//!   with `cc`, a bundled SQLite) nor in the PLT stubs through which C calls
+//!   libc. Foreign code is never stopped, as Go never stops cgo code: C keeps
+//!   thread-owned state (a recursive mutex held across a callback, errno,
+//!   its own thread-locals) that a goroutine released to another thread
+//!   would carry there. (A whitelist: C stopped in `gettid@plt` between a
+//!   callback's return and the unlock of such a mutex moved threads when
+//!   only the named C functions were refused);
 //! - the PC is not in std's `panic_count::increase` (found in the symbol
 //!   table at start-up): it reads the thread pointer and then writes the
 //!   thread's panic count; stopped in between and released to another
@@ -118,11 +121,11 @@ static TEXT_HI: AtomicUsize = AtomicUsize::new(0);
 /// std's `panic_count::increase`, `[lo, hi)` (empty if not found).
 static PANIC_INC_LO: AtomicUsize = AtomicUsize::new(0);
 static PANIC_INC_HI: AtomicUsize = AtomicUsize::new(0);
-/// The foreign functions linked into the program: sorted `[lo, hi)` ranges
-/// (null until `init_late` has read the symbol table).
-static FOREIGN: core::sync::atomic::AtomicPtr<(usize, usize)> =
+/// The executable's Rust functions: sorted `[lo, hi)` ranges (null until
+/// `init_late` has read the symbol table; the whole text if it has none).
+static RUST_CODE: core::sync::atomic::AtomicPtr<(usize, usize)> =
     core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
-static FOREIGN_LEN: AtomicUsize = AtomicUsize::new(0);
+static RUST_CODE_LEN: AtomicUsize = AtomicUsize::new(0);
 
 /// Reads `GORT_ASYNCPREEMPT`, sizes the trampoline's save area and finds the
 /// executable's code range. Called once by `runtime::init`, before sysmon.
@@ -151,28 +154,33 @@ pub(crate) fn init() {
 }
 
 /// Finds, in the program's symbol table, std's `panic_count::increase` and
-/// the foreign functions linked into the program (see the module comment).
-/// Reading it takes a few ms (~2 ms for a 9 MB test binary), so sysmon does
-/// it as it starts, off the first `run`'s path, and no goroutine is stopped
-/// asynchronously until it is done (`FOREIGN` published): the first time
-/// slice is not over before that anyway. A stripped binary has no symbol
-/// table: then only the other rules apply.
+/// the program's Rust functions (see the module comment). Reading it takes
+/// a few ms (~2 ms for a 9 MB test binary), so sysmon does it as it starts,
+/// off the first `run`'s path, and no goroutine is stopped asynchronously
+/// until it is done (`RUST_CODE` published): the first time slice is not
+/// over before that anyway. A stripped binary has no symbol table: then the
+/// whole text counts as Rust (see the README's limitations).
 pub(crate) fn init_late() {
     let funcs = os::Functions::of_object(arch::async_preempt as *const () as usize);
-    let mut foreign = Vec::new();
+    let mut rust = Vec::new();
     if let Some(funcs) = funcs {
         // Legacy and v0 mangling both spell the path this way.
         if let Some((lo, hi)) = funcs.find(b"11panic_count8increase") {
             PANIC_INC_LO.store(lo, Ordering::Relaxed);
             PANIC_INC_HI.store(hi, Ordering::Relaxed);
         }
-        foreign = funcs.foreign_ranges();
+        rust = funcs.rust_ranges();
     }
-    let foreign = foreign.into_boxed_slice();
-    FOREIGN_LEN.store(foreign.len(), Ordering::Relaxed);
+    if rust.is_empty() {
+        rust.push((
+            TEXT_LO.load(Ordering::Relaxed),
+            TEXT_HI.load(Ordering::Relaxed),
+        ));
+    }
+    let rust = rust.into_boxed_slice();
+    RUST_CODE_LEN.store(rust.len(), Ordering::Relaxed);
     // Published once, never freed: the signal handler may be reading it.
-    // Non-null even when empty: it also says the look-up is done.
-    FOREIGN.store(Box::leak(foreign).as_mut_ptr(), Ordering::Release);
+    RUST_CODE.store(Box::leak(rust).as_mut_ptr(), Ordering::Release);
 }
 
 /// Is `pc` in std's `panic_count::increase` (see the module comment)?
@@ -180,17 +188,17 @@ fn in_panic_increase(pc: usize) -> bool {
     PANIC_INC_LO.load(Ordering::Relaxed) <= pc && pc < PANIC_INC_HI.load(Ordering::Relaxed)
 }
 
-/// Is `pc` in a foreign function linked into the program (see the module
-/// comment), or not known yet (`init_late` not done)? A binary search of
-/// the published ranges: async-signal-safe.
-fn in_foreign_code(pc: usize) -> bool {
-    let p = FOREIGN.load(Ordering::Acquire);
+/// Is `pc` in one of the program's Rust functions (see the module comment)?
+/// False until `init_late` is done. A binary search of the published
+/// ranges: async-signal-safe.
+fn in_rust_code(pc: usize) -> bool {
+    let p = RUST_CODE.load(Ordering::Acquire);
     if p.is_null() {
-        return true;
+        return false;
     }
     // SAFETY: published by `init_late` with its length before the pointer,
     // and never freed or written again.
-    let ranges = unsafe { core::slice::from_raw_parts(p, FOREIGN_LEN.load(Ordering::Relaxed)) };
+    let ranges = unsafe { core::slice::from_raw_parts(p, RUST_CODE_LEN.load(Ordering::Relaxed)) };
     let i = ranges.partition_point(|&(lo, _)| lo <= pc);
     i > 0 && pc < ranges[i - 1].1
 }
@@ -328,7 +336,7 @@ pub(crate) unsafe fn on_signal(ctx: *mut libc::c_void) -> bool {
             || pc >= TEXT_HI.load(Ordering::Relaxed)
             || super::m::in_nopreempt_text(pc)
             || in_panic_increase(pc)
-            || in_foreign_code(pc)
+            || !in_rust_code(pc)
         {
             return true;
         }
