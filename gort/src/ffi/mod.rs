@@ -79,11 +79,10 @@
 //! thread-local state and errno, and the locks they hold (SQLite's
 //! connection mutex across a collation callback) belong to the thread C
 //! called on (Go locks the goroutine to its thread for a callback in the
-//! same way). Debug builds check it at every return to C. (One rare case
-//! still breaks it: the ignored test in `ffi-tests/tests/callback_thread.rs`,
-//! a recursive C mutex held across a parking callback.) Relatedly, code
-//! of a C library linked into the executable is never preempted (only Rust
-//! code is), so a goroutine inside C code stays on its thread too.
+//! same way). Debug builds check it at every return to C. Relatedly, only
+//! the program's own Rust functions are ever preempted (never the code of a
+//! C library linked into the executable, nor the PLT stubs through which C
+//! calls libc), so a goroutine inside C code stays on its thread too.
 //!
 //! # Panics
 //!
