@@ -8,6 +8,14 @@ use std::process::{Command, Output};
 /// checks the variable and does the crashing thing; the parent asserts on the
 /// output. This keeps crash tests as ordinary `#[test]` functions.
 pub fn run_child(test: &str, mode: &str, extra_env: &[(&str, &str)]) -> Output {
+    child_command(test, mode, extra_env)
+        .output()
+        .expect("spawn child test process")
+}
+
+/// The command that re-runs this test binary for exactly `test` as a child
+/// in `mode` (ignored tests included: the parent chose to run it).
+fn child_command(test: &str, mode: &str, extra_env: &[(&str, &str)]) -> Command {
     let exe = std::env::current_exe().expect("current_exe");
     let mut cmd = Command::new(exe);
     cmd.args([
@@ -22,7 +30,7 @@ pub fn run_child(test: &str, mode: &str, extra_env: &[(&str, &str)]) -> Output {
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
-    cmd.output().expect("spawn child test process")
+    cmd
 }
 
 /// The crash mode this process was started with, if it is a child.
@@ -44,22 +52,8 @@ pub fn run_child_timeout(
     timeout: std::time::Duration,
 ) -> Option<Output> {
     use std::process::Stdio;
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        test,
-        "--exact",
-        "--nocapture",
-        "--include-ignored",
-        "--test-threads=1",
-    ])
-    .env("GORT_TEST_CHILD", mode)
-    .env("RUST_BACKTRACE", "0")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
+    let mut cmd = child_command(test, mode, extra_env);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn child test process");
     // Drain both pipes while waiting: a child that writes more than a pipe
     // holds (64 KiB: a thousand panic messages) would otherwise block.
