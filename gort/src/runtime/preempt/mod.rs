@@ -115,7 +115,8 @@ const RELEASE_NS: i64 = 10_000_000;
 pub(crate) const NONE: u64 = u64::MAX;
 
 static ASYNC: AtomicBool = AtomicBool::new(true);
-/// The executable's code, `[lo, hi)`: where async preemption may land.
+/// The executable's code, `[lo, hi)`: what `RUST_CODE` is when the
+/// executable has no symbol table.
 static TEXT_LO: AtomicUsize = AtomicUsize::new(0);
 static TEXT_HI: AtomicUsize = AtomicUsize::new(0);
 /// std's `panic_count::increase`, `[lo, hi)` (empty if not found).
@@ -332,12 +333,8 @@ pub(crate) unsafe fn on_signal(ctx: *mut libc::c_void) -> bool {
             return true;
         }
         let (pc, sp) = arch::ctx_pc_sp(ctx);
-        if pc < TEXT_LO.load(Ordering::Relaxed)
-            || pc >= TEXT_HI.load(Ordering::Relaxed)
-            || super::m::in_nopreempt_text(pc)
-            || in_panic_increase(pc)
-            || !in_rust_code(pc)
-        {
+        // `in_rust_code` first: its ranges lie inside the executable's text.
+        if !in_rust_code(pc) || super::m::in_nopreempt_text(pc) || in_panic_increase(pc) {
             return true;
         }
         let s = (*gp).stack;
