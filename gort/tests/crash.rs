@@ -89,6 +89,14 @@ fn null_write_in_goroutine_is_a_segfault() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "stderr: {stderr}");
     assert!(!stderr.contains("stack overflow"), "stderr: {stderr}");
+    // Go's "unexpected signal" report, naming the fault and where it was.
+    assert!(
+        stderr.contains("gort: unexpected signal SIGSEGV code=1 addr=0x0 pc=0x"),
+        "stderr: {stderr}"
+    );
+    assert!(stderr.contains("(text+0x"), "stderr: {stderr}");
+    assert!(stderr.contains(", goroutine "), "stderr: {stderr}");
+    assert!(stderr.contains(", sp on it)"), "stderr: {stderr}");
 }
 
 #[test]

@@ -76,12 +76,88 @@ pub fn run_child_timeout(
             });
         }
         if start.elapsed() > timeout {
+            // Say where it hangs before killing it (shown if the test fails).
+            eprintln!(
+                "child {mode:?} {extra_env:?} hung; its threads:\n{}",
+                thread_stacks(child.id())
+            );
+            // SAFETY: signalling our own child, which has not been reaped.
+            unsafe { libc::kill(child.id() as i32, libc::SIGQUIT) };
+            let quit = std::time::Instant::now();
+            while quit.elapsed() < std::time::Duration::from_secs(5) {
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
             let _ = child.kill();
             let _ = child.wait();
+            let stderr = err.join().unwrap_or_default();
+            let stderr = String::from_utf8_lossy(&stderr);
+            let cut = stderr.len().saturating_sub(6000);
+            let cut = (cut..stderr.len())
+                .find(|&i| stderr.is_char_boundary(i))
+                .unwrap_or(0);
+            eprintln!("its stderr after SIGQUIT (tail):\n{}", &stderr[cut..]);
             return None;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// The stacks of every thread of process `pid`, from gdb if it is installed,
+/// grouped: threads with the same innermost frames are one line with a count
+/// (a hang has hundreds of idle Ms and a few threads that matter).
+pub fn thread_stacks(pid: u32) -> String {
+    let out = std::process::Command::new("gdb")
+        .args([
+            "-p",
+            &pid.to_string(),
+            "-batch",
+            "-nx",
+            "-ex",
+            "thread apply all bt 12",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output();
+    let Ok(out) = out else {
+        return "(gdb not installed)".into();
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut groups: Vec<(String, usize)> = Vec::new();
+    let mut flush = |frames: &mut Vec<String>| {
+        if frames.is_empty() {
+            return;
+        }
+        let key = frames.join(" < ");
+        frames.clear();
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some(g) => g.1 += 1,
+            None => groups.push((key, 1)),
+        }
+    };
+    let mut frames = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("Thread ") {
+            flush(&mut frames);
+        } else if let Some(rest) = line.strip_prefix('#') {
+            // "#3  0x... in name (args) at file:line" or "#0  name (args) ...".
+            let rest = rest.split_once(' ').map_or("", |(_, r)| r).trim_start();
+            let rest = rest
+                .split_once(" in ")
+                .map_or(rest, |(a, r)| if a.starts_with("0x") { r } else { rest });
+            // Without generic arguments: the path is enough to tell frames apart.
+            let name = rest.split(" (").next().unwrap_or(rest);
+            let name = name.split('<').next().unwrap_or(name);
+            let at = rest.rsplit_once(" at ").map(|(_, l)| l);
+            frames.push(match at {
+                Some(l) => format!("{name} @{}", l.rsplit('/').next().unwrap_or(l)),
+                None => name.to_string(),
+            });
+        }
+    }
+    flush(&mut frames);
+    groups.iter().map(|(k, n)| format!("{n} x {k}\n")).collect()
 }
 
 /// The value of `key=<u64>` in a child's stdout.

@@ -79,6 +79,7 @@
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
+pub(crate) use arch::ctx_pc_sp;
 #[cfg(target_arch = "x86_64")]
 use x86_64 as arch;
 
@@ -202,6 +203,14 @@ fn in_rust_code(pc: usize) -> bool {
     let ranges = unsafe { core::slice::from_raw_parts(p, RUST_CODE_LEN.load(Ordering::Relaxed)) };
     let i = ranges.partition_point(|&(lo, _)| lo <= pc);
     i > 0 && pc < ranges[i - 1].1
+}
+
+/// The executable's code, `[lo, hi)` (`(0, 0)` before `init`).
+pub(crate) fn text_range() -> (usize, usize) {
+    (
+        TEXT_LO.load(Ordering::Relaxed),
+        TEXT_HI.load(Ordering::Relaxed),
+    )
 }
 
 /// True unless `GORT_ASYNCPREEMPT=0`.

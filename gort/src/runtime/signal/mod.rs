@@ -8,7 +8,13 @@
 //!   aborts the process;
 //! - otherwise passes the signal on to whichever handler was installed before
 //!   (std's own overflow detector for thread stacks, a sanitizer, or the default
-//!   action), so a null-pointer write stays a segfault.
+//!   action), so a null-pointer write stays a segfault. When that fault is
+//!   going to end the process (the default action is back in place once the
+//!   chained handler returns), a runtime thread first says where it was, Go's
+//!   "unexpected signal" report: signal, code, fault address, PC (also as an
+//!   offset into the executable's text, for `addr2line`), SP and which stack
+//!   it lies on, the M and its goroutine. A crash under load then leaves more
+//!   in a test log than "signal: 11".
 //!
 //! The handler is async-signal-safe: it reads the thread's M pointer (a TLS slot
 //! that is initial-exec in an executable), formats into a stack buffer, `write`s.
@@ -20,7 +26,7 @@ pub(crate) use unix::install;
 
 /// Formats `goroutine N: stack overflow (stack size K KiB)\n` into `buf`.
 pub(crate) fn format_overflow(buf: &mut [u8; 128], id: u64, size: usize) -> usize {
-    let mut w = Writer { buf, n: 0 };
+    let mut w = Writer::new(buf);
     w.put(b"goroutine ");
     w.num(id);
     w.put(b": stack overflow (stack size ");
@@ -29,13 +35,34 @@ pub(crate) fn format_overflow(buf: &mut [u8; 128], id: u64, size: usize) -> usiz
     w.n
 }
 
-struct Writer<'a> {
-    buf: &'a mut [u8; 128],
-    n: usize,
+/// Formats into a fixed buffer, truncating: no allocation, async-signal-safe.
+pub(crate) struct Writer<'a> {
+    buf: &'a mut [u8],
+    pub n: usize,
 }
 
-impl Writer<'_> {
-    fn put(&mut self, s: &[u8]) {
+impl<'a> Writer<'a> {
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Writer { buf, n: 0 }
+    }
+    pub fn text(&self) -> &[u8] {
+        &self.buf[..self.n]
+    }
+    pub fn hex(&mut self, mut v: u64) {
+        let mut tmp = [0u8; 16];
+        let mut i = tmp.len();
+        loop {
+            i -= 1;
+            tmp[i] = b"0123456789abcdef"[(v & 15) as usize];
+            v >>= 4;
+            if v == 0 {
+                break;
+            }
+        }
+        self.put(b"0x");
+        self.put(&tmp[i..]);
+    }
+    pub fn put(&mut self, s: &[u8]) {
         for &b in s {
             if self.n < self.buf.len() {
                 self.buf[self.n] = b;
@@ -43,7 +70,7 @@ impl Writer<'_> {
             }
         }
     }
-    fn num(&mut self, mut v: u64) {
+    pub fn num(&mut self, mut v: u64) {
         let mut tmp = [0u8; 20];
         let mut i = tmp.len();
         loop {

@@ -145,12 +145,101 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
         if h == libc::SIG_DFL || h == libc::SIG_IGN {
             // Restore the default action and return: the faulting instruction runs
             // again and the process dies of the signal, as it would have without us.
+            report_fatal(sig, info, ctx, m);
             let mut sa: libc::sigaction = core::mem::zeroed();
             sa.sa_sigaction = libc::SIG_DFL;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, core::ptr::null_mut());
         } else {
             call_handler(prev, sig, info, ctx);
+            // std's handler, for a fault that is not a thread's guard page,
+            // restores the default action and returns: the fault will end the
+            // process when the instruction runs again. (A handler that dealt
+            // with the fault leaves its own action in place.)
+            let mut cur: libc::sigaction = core::mem::zeroed();
+            libc::sigaction(sig, core::ptr::null(), &mut cur);
+            if cur.sa_sigaction == libc::SIG_DFL {
+                report_fatal(sig, info, ctx, m);
+            }
         }
     }
+}
+
+/// Go's "unexpected signal" report (see `signal/mod.rs`), for a fault that
+/// is about to end the process: one line for the fault, one for the thread.
+///
+/// # Safety
+/// From the fault handler, with the kernel's arguments; `m` is this
+/// thread's M or null. Plain loads and one `write` only.
+unsafe fn report_fatal(
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+    m: *mut crate::runtime::m::M,
+) {
+    let mut buf = [0u8; 512];
+    let mut w = super::Writer::new(&mut buf);
+    // SAFETY: per the contract.
+    unsafe {
+        let (pc, sp) = crate::runtime::preempt::ctx_pc_sp(ctx);
+        w.put(b"gort: unexpected signal ");
+        w.put(if sig == libc::SIGBUS {
+            b"SIGBUS"
+        } else {
+            b"SIGSEGV"
+        });
+        w.put(b" code=");
+        w.num((*info).si_code as u64);
+        w.put(b" addr=");
+        w.hex((*info).si_addr() as u64);
+        w.put(b" pc=");
+        w.hex(pc as u64);
+        let (lo, hi) = crate::runtime::preempt::text_range();
+        if (lo..hi).contains(&pc) {
+            w.put(b" (text+");
+            w.hex((pc - lo) as u64);
+            w.put(b")");
+        }
+        w.put(b" sp=");
+        w.hex(sp as u64);
+        w.put(b"\n");
+        if m.is_null() {
+            w.put(b"  on a thread without an M\n");
+        } else {
+            w.put(b"  on M");
+            w.num((*m).id);
+            w.put(b" locks=");
+            w.num(u64::from((*m).locks));
+            w.put(if (*m).in_syscall {
+                b" in blocking"
+            } else {
+                b""
+            });
+            w.put(if (*m).p.is_null() {
+                b" without a P"
+            } else {
+                b" with a P"
+            });
+            let gp = (*m).curg;
+            if gp.is_null() {
+                w.put(b", no goroutine");
+            } else {
+                let s = (*gp).stack;
+                w.put(b", goroutine ");
+                w.num((*gp).id);
+                w.put(b" (stack ");
+                w.hex(s.lo as u64);
+                w.put(b"..");
+                w.hex(s.hi as u64);
+                w.put(if (s.lo..s.hi).contains(&sp) {
+                    b", sp on it)"
+                } else {
+                    b", sp elsewhere: g0 or signal stack)"
+                });
+                w.put(if (*gp).locked { b" wired" } else { b"" });
+            }
+            w.put(b"\n");
+        }
+    }
+    os::write_stderr(w.text());
 }
