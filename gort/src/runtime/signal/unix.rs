@@ -189,7 +189,12 @@ unsafe fn report_fatal(
             b"SIGSEGV"
         });
         w.put(b" code=");
-        w.num((*info).si_code as u64);
+        // Negative for a signal sent by a process (SI_USER, SI_TKILL).
+        let code = (*info).si_code;
+        if code < 0 {
+            w.put(b"-");
+        }
+        w.num(u64::from(code.unsigned_abs()));
         w.put(b" addr=");
         w.hex((*info).si_addr() as u64);
         w.put(b" pc=");
