@@ -105,12 +105,17 @@ pub fn run_child_timeout(
     }
 }
 
-/// The stacks of every thread of process `pid`, from gdb if it is installed,
+/// The stacks of every thread of process `pid`, from gdb if it is installed
+/// (empty if it is not, or may not attach),
 /// grouped: threads with the same innermost frames are one line with a count
 /// (a hang has hundreds of idle Ms and a few threads that matter).
 pub fn thread_stacks(pid: u32) -> String {
-    let out = std::process::Command::new("gdb")
+    // Bounded: attaching to a process with a thousand threads takes a while,
+    // and a wedged gdb must not hang the test in turn.
+    let out = std::process::Command::new("timeout")
         .args([
+            "60",
+            "gdb",
             "-p",
             &pid.to_string(),
             "-batch",
@@ -121,7 +126,7 @@ pub fn thread_stacks(pid: u32) -> String {
         .stdin(std::process::Stdio::null())
         .output();
     let Ok(out) = out else {
-        return "(gdb not installed)".into();
+        return "(could not run timeout/gdb)".into();
     };
     let text = String::from_utf8_lossy(&out.stdout);
     let mut groups: Vec<(String, usize)> = Vec::new();
