@@ -192,13 +192,23 @@ pub(crate) fn signal_thread(tid: i32, sig: libc::c_int) {
     };
 }
 
-/// The executable code (`[lo, hi)` of its executable `PT_LOAD` segments) of the
-/// loaded object containing `addr`; `(0, 0)` if not found.
-pub(crate) fn text_range(addr: usize) -> (usize, usize) {
+/// A loaded object (the executable or a shared library), as the dynamic
+/// loader sees it.
+pub(crate) struct LoadedObject {
+    /// Its load address: what its symbol values and segment addresses are
+    /// relative to.
+    pub base: usize,
+    /// Its code: `[lo, hi)` of its executable `PT_LOAD` segments.
+    pub text: (usize, usize),
+    /// The file it was loaded from (`/proc/self/exe` for the executable).
+    pub path: std::path::PathBuf,
+}
+
+/// The loaded object with a `PT_LOAD` segment containing `addr`.
+pub(crate) fn loaded_object(addr: usize) -> Option<LoadedObject> {
     struct Find {
         addr: usize,
-        lo: usize,
-        hi: usize,
+        found: Option<LoadedObject>,
     }
     unsafe extern "C" fn cb(
         info: *mut libc::dl_phdr_info,
@@ -212,27 +222,42 @@ pub(crate) fn text_range(addr: usize) -> (usize, usize) {
             let phdrs = core::slice::from_raw_parts((*info).dlpi_phdr, (*info).dlpi_phnum as usize);
             let (mut lo, mut hi) = (usize::MAX, 0);
             let mut contains = false;
-            for ph in phdrs {
-                if ph.p_type == libc::PT_LOAD && ph.p_flags & libc::PF_X != 0 {
-                    let s = base + ph.p_vaddr as usize;
-                    let e = s + ph.p_memsz as usize;
+            for ph in phdrs.iter().filter(|ph| ph.p_type == libc::PT_LOAD) {
+                let s = base + ph.p_vaddr as usize;
+                let e = s + ph.p_memsz as usize;
+                contains |= (s..e).contains(&f.addr);
+                if ph.p_flags & libc::PF_X != 0 {
                     lo = lo.min(s);
                     hi = hi.max(e);
-                    contains |= (s..e).contains(&f.addr);
                 }
             }
-            if contains {
-                f.lo = lo;
-                f.hi = hi;
-                return 1;
+            if !contains {
+                return 0;
             }
-            0
+            let name = (*info).dlpi_name;
+            let path = if name.is_null() || *name == 0 {
+                // The main program.
+                std::path::PathBuf::from("/proc/self/exe")
+            } else {
+                use std::os::unix::ffi::OsStrExt;
+                let c = core::ffi::CStr::from_ptr(name);
+                std::path::PathBuf::from(std::ffi::OsStr::from_bytes(c.to_bytes()))
+            };
+            let text = if lo < hi { (lo, hi) } else { (0, 0) };
+            f.found = Some(LoadedObject { base, text, path });
+            1
         }
     }
-    let mut f = Find { addr, lo: 0, hi: 0 };
+    let mut f = Find { addr, found: None };
     // SAFETY: the callback only reads the headers it is given.
     unsafe { libc::dl_iterate_phdr(Some(cb), (&mut f as *mut Find).cast()) };
-    (f.lo, f.hi)
+    f.found
+}
+
+/// The executable code (`[lo, hi)` of its executable `PT_LOAD` segments) of the
+/// loaded object containing `addr`; `(0, 0)` if not found.
+pub(crate) fn text_range(addr: usize) -> (usize, usize) {
+    loaded_object(addr).map_or((0, 0), |o| o.text)
 }
 
 /// The calling thread's kernel id.

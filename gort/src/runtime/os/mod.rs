@@ -13,9 +13,10 @@
 //!   lent an M (undone by `thread_teardown` too);
 //! - `current_tid()`, `signal_thread(tid, sig)`: preemption signals to one thread;
 //!   `thread_blocked(tid)`: is it asleep in the kernel;
-//! - `text_range(addr)`: the code range of the loaded object containing `addr`;
+//! - `loaded_object(addr)`: the loaded object containing `addr` (load
+//!   address, code range, file); `text_range(addr)`: just its code range;
 //!   `Functions::of_object(addr)`: that object's functions from its symbol
-//!   table (`symtab.rs`, ELF): one found by name, the foreign (non-Rust) ones.
+//!   table (`symtab.rs`, ELF): one found by name, the Rust ones.
 
 #[cfg(target_os = "linux")]
 mod linux;

@@ -22,8 +22,9 @@ impl Functions {
     /// file has no symbol table. Reads the file: call it off the hot paths
     /// (once, at start-up).
     pub(crate) fn of_object(anchor: usize) -> Option<Functions> {
-        let (base, path) = object_of(anchor)?;
-        let mut f = std::fs::File::open(path).ok()?;
+        let obj = super::loaded_object(anchor)?;
+        let base = obj.base;
+        let mut f = std::fs::File::open(obj.path).ok()?;
         let mut eh = [0u8; 64];
         f.read_exact(&mut eh).ok()?;
         // ELF64, little-endian (every Linux target gort has).
@@ -121,49 +122,6 @@ fn is_rust_symbol(name: &[u8]) -> bool {
 #[cfg(test)]
 pub(crate) fn function_range(anchor: usize, needle: &[u8]) -> Option<(usize, usize)> {
     Functions::of_object(anchor)?.find(needle)
-}
-
-/// The load address (what symbol values are relative to) and the file of
-/// the loaded object containing `addr`.
-fn object_of(addr: usize) -> Option<(usize, std::path::PathBuf)> {
-    struct Find {
-        addr: usize,
-        found: Option<(usize, std::path::PathBuf)>,
-    }
-    unsafe extern "C" fn cb(
-        info: *mut libc::dl_phdr_info,
-        _size: libc::size_t,
-        data: *mut libc::c_void,
-    ) -> libc::c_int {
-        // SAFETY: dl_iterate_phdr passes a valid info; `data` is our `Find`.
-        unsafe {
-            let f = &mut *data.cast::<Find>();
-            let base = (*info).dlpi_addr as usize;
-            let phdrs = core::slice::from_raw_parts((*info).dlpi_phdr, (*info).dlpi_phnum as usize);
-            let inside = phdrs.iter().any(|ph| {
-                let s = base + ph.p_vaddr as usize;
-                ph.p_type == libc::PT_LOAD && (s..s + ph.p_memsz as usize).contains(&f.addr)
-            });
-            if !inside {
-                return 0;
-            }
-            let name = (*info).dlpi_name;
-            let path = if name.is_null() || *name == 0 {
-                // The main program.
-                std::path::PathBuf::from("/proc/self/exe")
-            } else {
-                use std::os::unix::ffi::OsStrExt;
-                let c = core::ffi::CStr::from_ptr(name);
-                std::path::PathBuf::from(std::ffi::OsStr::from_bytes(c.to_bytes()))
-            };
-            f.found = Some((base, path));
-            1
-        }
-    }
-    let mut f = Find { addr, found: None };
-    // SAFETY: the callback only reads the headers it is given.
-    unsafe { libc::dl_iterate_phdr(Some(cb), (&mut f as *mut Find).cast()) };
-    f.found
 }
 
 fn read_at(f: &mut std::fs::File, off: u64, len: usize) -> Option<Vec<u8>> {
