@@ -66,10 +66,18 @@ impl Functions {
         })
     }
 
-    /// `[lo, hi)` of the first function whose mangled name contains `needle`.
-    pub(crate) fn find(&self, needle: &[u8]) -> Option<(usize, usize)> {
+    /// `[lo, hi)` of the function whose mangled path ends with `needle` (a
+    /// path like `9panicking13resume_unwind`: in v0 mangling the name ends
+    /// there, in legacy mangling its hash follows), not a closure or other
+    /// item nested inside it, whose names contain the path too.
+    pub(crate) fn find_function(&self, needle: &[u8]) -> Option<(usize, usize)> {
+        let ends_path = |n: &[u8]| {
+            n.ends_with(needle)
+                || n.windows(needle.len() + 3)
+                    .any(|w| w.starts_with(needle) && w.ends_with(b"17h"))
+        };
         self.iter()
-            .find(|(_, _, n)| n.windows(needle.len()).any(|w| w == needle))
+            .find(|(_, _, n)| ends_path(n))
             .map(|(lo, hi, _)| (lo, hi))
     }
 
@@ -117,11 +125,11 @@ fn is_rust_symbol(name: &[u8]) -> bool {
     })
 }
 
-/// `[lo, hi)` of the first function whose mangled name contains `needle`, in
+/// `[lo, hi)` of the function whose mangled path ends with `needle`, in
 /// the loaded object that holds `anchor` (see `Functions`).
 #[cfg(test)]
 pub(crate) fn function_range(anchor: usize, needle: &[u8]) -> Option<(usize, usize)> {
-    Functions::of_object(anchor)?.find(needle)
+    Functions::of_object(anchor)?.find_function(needle)
 }
 
 fn read_at(f: &mut std::fs::File, off: u64, len: usize) -> Option<Vec<u8>> {

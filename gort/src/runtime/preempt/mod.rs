@@ -40,8 +40,9 @@
 //!   would carry there. (A whitelist: C stopped in `gettid@plt` between a
 //!   callback's return and the unlock of such a mutex moved threads when
 //!   only the named C functions were refused);
-//! - the PC is not in std's `panic_count::increase` (found in the symbol
-//!   table at start-up): it reads the thread pointer and then writes the
+//! - the PC is not in std's `panic_count::increase` nor in
+//!   `panicking::resume_unwind`, which inlines it (both found in the symbol
+//!   table at start-up): they read the thread pointer and then write the
 //!   thread's panic count; stopped in between and released to another
 //!   thread, the goroutine would raise the old thread's count (and, with its
 //!   "inside the hook" flag set, make the next panic there abort), while its
@@ -120,9 +121,17 @@ static ASYNC: AtomicBool = AtomicBool::new(true);
 /// executable has no symbol table.
 static TEXT_LO: AtomicUsize = AtomicUsize::new(0);
 static TEXT_HI: AtomicUsize = AtomicUsize::new(0);
-/// std's `panic_count::increase`, `[lo, hi)` (empty if not found).
-static PANIC_INC_LO: AtomicUsize = AtomicUsize::new(0);
-static PANIC_INC_HI: AtomicUsize = AtomicUsize::new(0);
+/// The std functions that raise a thread's panic count (see
+/// `PANIC_COUNT_FUNCTIONS`), `[lo, hi)` each (empty if not found).
+static PANIC_COUNT_CODE: [(AtomicUsize, AtomicUsize); 2] = [
+    (AtomicUsize::new(0), AtomicUsize::new(0)),
+    (AtomicUsize::new(0), AtomicUsize::new(0)),
+];
+/// std's functions that read the thread pointer and then raise the panic
+/// count: `panic_count::increase`, and `panicking::resume_unwind`, which
+/// inlines `increase(false)`. Legacy and v0 mangling both spell the paths
+/// this way.
+const PANIC_COUNT_FUNCTIONS: [&[u8]; 2] = [b"11panic_count8increase", b"9panicking13resume_unwind"];
 /// The executable's Rust functions: sorted `[lo, hi)` ranges (null until
 /// `init_late` has read the symbol table; the whole text if it has none).
 static RUST_CODE: core::sync::atomic::AtomicPtr<(usize, usize)> =
@@ -155,7 +164,8 @@ pub(crate) fn init() {
     }
 }
 
-/// Finds, in the program's symbol table, std's `panic_count::increase` and
+/// Finds, in the program's symbol table, std's functions that raise the
+/// panic count (`PANIC_COUNT_FUNCTIONS`) and
 /// the program's Rust functions (see the module comment). Reading it takes
 /// a few ms (~2 ms for a 9 MB test binary), so sysmon does it as it starts,
 /// off the first `run`'s path, and no goroutine is stopped asynchronously
@@ -166,10 +176,11 @@ pub(crate) fn init_late() {
     let funcs = os::Functions::of_object(arch::async_preempt as *const () as usize);
     let mut rust = Vec::new();
     if let Some(funcs) = funcs {
-        // Legacy and v0 mangling both spell the path this way.
-        if let Some((lo, hi)) = funcs.find(b"11panic_count8increase") {
-            PANIC_INC_LO.store(lo, Ordering::Relaxed);
-            PANIC_INC_HI.store(hi, Ordering::Relaxed);
+        for (name, (lo, hi)) in PANIC_COUNT_FUNCTIONS.iter().zip(&PANIC_COUNT_CODE) {
+            if let Some((l, h)) = funcs.find_function(name) {
+                lo.store(l, Ordering::Relaxed);
+                hi.store(h, Ordering::Relaxed);
+            }
         }
         rust = funcs.rust_ranges();
     }
@@ -185,9 +196,12 @@ pub(crate) fn init_late() {
     RUST_CODE.store(Box::leak(rust).as_mut_ptr(), Ordering::Release);
 }
 
-/// Is `pc` in std's `panic_count::increase` (see the module comment)?
-fn in_panic_increase(pc: usize) -> bool {
-    PANIC_INC_LO.load(Ordering::Relaxed) <= pc && pc < PANIC_INC_HI.load(Ordering::Relaxed)
+/// Is `pc` in std code that raises the thread's panic count (see the
+/// module comment)?
+fn in_panic_count_code(pc: usize) -> bool {
+    PANIC_COUNT_CODE
+        .iter()
+        .any(|(lo, hi)| lo.load(Ordering::Relaxed) <= pc && pc < hi.load(Ordering::Relaxed))
 }
 
 /// Is `pc` in one of the program's Rust functions (see the module comment)?
@@ -343,7 +357,7 @@ pub(crate) unsafe fn on_signal(ctx: *mut libc::c_void) -> bool {
         }
         let (pc, sp) = arch::ctx_pc_sp(ctx);
         // `in_rust_code` first: its ranges lie inside the executable's text.
-        if !in_rust_code(pc) || super::m::in_nopreempt_text(pc) || in_panic_increase(pc) {
+        if !in_rust_code(pc) || super::m::in_nopreempt_text(pc) || in_panic_count_code(pc) {
             return true;
         }
         let s = (*gp).stack;
@@ -456,5 +470,35 @@ pub(crate) unsafe fn release_affine(m: *mut M) {
         sched::globrunqputbatch(head, tail, n);
         SCHED.lock.unlock();
         sched::wakep();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// std raises a thread's panic count in two places, each reading the
+    /// thread pointer a few instructions before it writes the count:
+    /// `panic_count::increase`, and `panicking::resume_unwind`, which
+    /// inlines `increase(false)` (the disassembly of a test binary shows it).
+    /// A goroutine stopped in between and resumed on another thread would
+    /// raise the old thread's count; neither may ever be stopped.
+    #[test]
+    fn std_code_raising_the_panic_count_is_never_stopped() {
+        init_late();
+        let funcs = os::Functions::of_object(arch::async_preempt as *const () as usize)
+            .expect("the test binary has a symbol table");
+        for name in [&b"11panic_count8increase"[..], b"9panicking13resume_unwind"] {
+            let (lo, hi) = funcs
+                .find_function(name)
+                .unwrap_or_else(|| panic!("{} in .symtab", String::from_utf8_lossy(name)));
+            for pc in [lo, (lo + hi) / 2, hi - 1] {
+                assert!(
+                    in_panic_count_code(pc),
+                    "{} at {pc:#x} may be stopped",
+                    String::from_utf8_lossy(name)
+                );
+            }
+        }
     }
 }
