@@ -22,9 +22,8 @@ impl Functions {
     /// file has no symbol table. Reads the file: call it off the hot paths
     /// (once, at start-up).
     pub(crate) fn of_object(anchor: usize) -> Option<Functions> {
-        let obj = super::loaded_object(anchor)?;
-        let base = obj.base;
-        let mut f = std::fs::File::open(obj.path).ok()?;
+        let super::LoadedObject { base, path, .. } = super::loaded_object(anchor)?;
+        let mut f = std::fs::File::open(path).ok()?;
         let mut eh = [0u8; 64];
         f.read_exact(&mut eh).ok()?;
         // ELF64, little-endian (every Linux target gort has).
