@@ -108,6 +108,7 @@ pub(crate) fn getm_in_nopreempt_text() -> *mut M {
 /// outside it would be preemptible.
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_nopreempt"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortn_m"))]
 pub(crate) fn acquirem() -> *mut M {
     let m = getm_in_nopreempt_text();
     if !m.is_null() {
@@ -121,6 +122,7 @@ pub(crate) fn acquirem() -> *mut M {
 /// `sched::park::mcall`), in one step as in `acquirem`. Goroutines only.
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_nopreempt"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortn_m"))]
 pub(crate) fn acquire_switch() -> *mut M {
     let m = getm_in_nopreempt_text();
     if super::preempt::ENABLED {
@@ -154,8 +156,21 @@ fn nopreempt_text() -> (usize, usize) {
     )
 }
 
+/// Windows (PE): the same functions are in the `.text$gortn_m` section,
+/// which the linker places between `.text$gortn_a` and `.text$gortn_z`
+/// (grouped sections are sorted by the name after the `$`), where
+/// `windows_text_bounds` puts a label each.
+#[cfg(windows)]
+pub(crate) fn in_nopreempt_text(pc: usize) -> bool {
+    unsafe extern "C" {
+        static gort_nopreempt_start: u8;
+        static gort_nopreempt_end: u8;
+    }
+    (&raw const gort_nopreempt_start as usize) <= pc && pc < &raw const gort_nopreempt_end as usize
+}
+
 /// See the Linux version; no asynchronous preemption here yet.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub(crate) fn in_nopreempt_text(_pc: usize) -> bool {
     false
 }
@@ -189,8 +204,40 @@ pub(crate) fn in_callback_text(pc: usize) -> bool {
 #[unsafe(link_section = "gort_callback")]
 extern "C" fn callback_text_anchor() {}
 
+/// Windows (PE): the `.text$gortc_m` section, between the labels
+/// `windows_text_bounds` puts in `.text$gortc_a` and `.text$gortc_z` (see
+/// `in_nopreempt_text`).
+#[cfg(windows)]
+pub(crate) fn in_callback_text(pc: usize) -> bool {
+    unsafe extern "C" {
+        static gort_callback_start: u8;
+        static gort_callback_end: u8;
+    }
+    (&raw const gort_callback_start as usize) <= pc && pc < &raw const gort_callback_end as usize
+}
+
+// The bounds of the two sections on PE (see `in_nopreempt_text`): a label in
+// a section of its own just before and just after each; the references above
+// keep them through `--gc-sections`.
+#[cfg(windows)]
+core::arch::global_asm!(
+    ".section .text$gortn_a,\"xr\"",
+    ".globl gort_nopreempt_start",
+    "gort_nopreempt_start:",
+    ".section .text$gortn_z,\"xr\"",
+    ".globl gort_nopreempt_end",
+    "gort_nopreempt_end:",
+    ".section .text$gortc_a,\"xr\"",
+    ".globl gort_callback_start",
+    "gort_callback_start:",
+    ".section .text$gortc_z,\"xr\"",
+    ".globl gort_callback_end",
+    "gort_callback_end:",
+    ".text",
+);
+
 /// See the Linux version; no asynchronous preemption here yet.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub(crate) fn in_callback_text(_pc: usize) -> bool {
     false
 }
