@@ -18,12 +18,15 @@
 //! - `loaded_object(addr)`: the loaded object containing `addr` (load
 //!   address, code range, file); `text_range(addr)`: just its code range;
 //!   `Functions::of_object(addr)`: that object's functions from its symbol
-//!   table (`symtab.rs`, ELF; `coff.rs`, PE): one found by name, the Rust ones.
+//!   table (`symtab.rs`, ELF; `coff.rs`, PE/COFF): one found by name, the
+//!   Rust ones (what a mangled name tells: `rust_symbols.rs`).
 
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
+#[cfg(any(target_os = "linux", windows))]
+mod rust_symbols;
 #[cfg(target_os = "linux")]
 mod symtab;
 #[cfg(target_os = "linux")]
