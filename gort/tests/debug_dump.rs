@@ -60,10 +60,16 @@ fn raise_quit() {
 /// `CREATE_NEW_PROCESS_GROUP`, so that the event does not reach the parent).
 #[cfg(windows)]
 fn raise_quit() {
-    use windows_sys::Win32::System::Console::{CTRL_BREAK_EVENT, GenerateConsoleCtrlEvent};
-    use windows_sys::Win32::System::Threading::GetCurrentProcessId;
-    // SAFETY: plain calls; the group is our own.
-    let ok = unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, GetCurrentProcessId()) };
+    use windows_sys::Win32::System::Console::{
+        AllocConsole, CTRL_BREAK_EVENT, GenerateConsoleCtrlEvent,
+    };
+    // SAFETY: plain calls. A child with its output piped has no console for
+    // the event to travel through: it gets one of its own first (and, in
+    // that console, is the only process: group 0).
+    let ok = unsafe {
+        AllocConsole();
+        GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, 0)
+    };
     assert_ne!(
         ok,
         0,

@@ -15,13 +15,24 @@
 //! `ExceptionList` chain (gs:[0]) when it raises an exception: left pointing
 //! at frames on the thread's own stack, a panic on a goroutine stack fails to
 //! start ("failed to initiate panic, error 5", `../shared/notes/platforms.md`
-//! 2a). So every switch swaps those four words (`gs:[0x00]` ExceptionList,
-//! `gs:[0x08]` StackBase, `gs:[0x10]` StackLimit, `gs:[0x1478]`
-//! DeallocationStack) with the stack:
+//! 2a). The kernel (and Wine) also commit a goroutine stack lazily through
+//! its guard page only because the TEB describes it (`stack/windows.rs`),
+//! keeping StackLimit at the lowest committed page and raising
+//! `STATUS_STACK_OVERFLOW` once the guard reaches the last
+//! GuaranteedStackBytes above DeallocationStack. So every switch swaps those
+//! five words (`gs:[0x00]` ExceptionList, `gs:[0x08]` StackBase, `gs:[0x10]`
+//! StackLimit, `gs:[0x1478]` DeallocationStack, `gs:[0x1748]`
+//! GuaranteedStackBytes) with the stack:
 //! - a goroutine's words live in its `Gobuf` while it is switched out (`mcall`
 //!   saves them, `gogo` loads them); a new goroutine gets words describing its
-//!   stack and an empty chain (`gogo_start`);
-//! - g0's words live in a 32-byte **g0 header** at the M's g0 stack top
+//!   stack and an empty chain (`gogo_start`). StackLimit must be exact
+//!   (unwinding rejects frames below it; `__chkstk` skips probing above it),
+//!   and a pooled stack keeps the pages an earlier goroutine committed, so
+//!   the stack records it in its top word (`[StackBase - 8]`, never part of a
+//!   frame: goroutines start 16 bytes below the top): `mcall` writes it every
+//!   time a goroutine leaves its stack, `gogo_start` reads it (0: as
+//!   `stack/windows.rs` left it);
+//! - g0's words live in a 48-byte **g0 header** at the M's g0 stack top
 //!   (`M.g0_sp`; g0 only ever grows down from below it): written when a
 //!   thread's stack becomes g0 (`mstart_on_g0`, `cgocallback_switch`) and
 //!   every time g0 is left (`gogo`, `gogo_start`, the return of
@@ -34,7 +45,7 @@ use core::mem::offset_of;
 
 use crate::runtime::g::G;
 use crate::runtime::m::M;
-use crate::runtime::stack::{GUARD_SIZE, Stack};
+use crate::runtime::stack::{GUARANTEE, GUARD_SIZE, INITIAL_COMMIT, Stack};
 
 /// Saved context of a goroutine that is not running.
 #[repr(C)]
@@ -54,8 +65,9 @@ pub(crate) struct Gobuf {
     pub x87cw: u16,
     _pad: u16,
     /// The TEB words describing its stack (see the module comment):
-    /// ExceptionList, StackBase, StackLimit, DeallocationStack.
-    pub teb: [usize; 4],
+    /// ExceptionList, StackBase, StackLimit, DeallocationStack,
+    /// GuaranteedStackBytes (32 bits).
+    pub teb: [usize; 5],
     /// XMM6–XMM15, whole (stored unaligned: `movups`).
     pub xmm: [u128; 10],
 }
@@ -91,49 +103,102 @@ const STACK_LO: usize = offset_of!(Stack, lo);
 const STACK_HI: usize = offset_of!(Stack, hi);
 const M_G0_SP: usize = offset_of!(M, g0_sp);
 
-/// Copies the TEB's four stack words to `[$reg + 0..32)` (clobbers RAX).
+/// Copies the TEB's five stack words to `[$reg + 0..40)` (clobbers RAX).
 macro_rules! teb_store {
     ($reg:literal) => {
         concat!(
             "mov rax, gs:[0x00]\n",
-            "mov [", $reg, "], rax\n",
+            "mov [",
+            $reg,
+            "], rax\n",
             "mov rax, gs:[0x08]\n",
-            "mov [", $reg, " + 8], rax\n",
+            "mov [",
+            $reg,
+            " + 8], rax\n",
             "mov rax, gs:[0x10]\n",
-            "mov [", $reg, " + 16], rax\n",
+            "mov [",
+            $reg,
+            " + 16], rax\n",
             "mov rax, gs:[0x1478]\n",
-            "mov [", $reg, " + 24], rax\n",
+            "mov [",
+            $reg,
+            " + 24], rax\n",
+            "mov eax, gs:[0x1748]\n",
+            "mov [",
+            $reg,
+            " + 32], rax\n",
         )
     };
 }
 
-/// Loads the TEB's four stack words from `[$reg + 0..32)` (clobbers RAX).
+/// Loads the TEB's five stack words from `[$reg + 0..40)` (clobbers RAX).
 macro_rules! teb_load {
     ($reg:literal) => {
         concat!(
-            "mov rax, [", $reg, "]\n",
+            "mov rax, [",
+            $reg,
+            "]\n",
             "mov gs:[0x00], rax\n",
-            "mov rax, [", $reg, " + 8]\n",
+            "mov rax, [",
+            $reg,
+            " + 8]\n",
             "mov gs:[0x08], rax\n",
-            "mov rax, [", $reg, " + 16]\n",
+            "mov rax, [",
+            $reg,
+            " + 16]\n",
             "mov gs:[0x10], rax\n",
-            "mov rax, [", $reg, " + 24]\n",
+            "mov rax, [",
+            $reg,
+            " + 24]\n",
             "mov gs:[0x1478], rax\n",
+            "mov rax, [",
+            $reg,
+            " + 32]\n",
+            "mov gs:[0x1748], eax\n",
         )
     };
 }
 
 /// Points the TEB at the goroutine stack `[lo, hi)` in `$lo`/`$hi` (its
-/// reservation starts `GUARD_SIZE` below `lo`), with an empty exception chain
-/// (clobbers `$lo`).
+/// reservation starts `GUARD_SIZE` below `lo`), with an empty exception chain,
+/// the committed part the stack's top word records (see the module comment)
+/// and the guarantee `stack/windows.rs` plans for (clobbers `$lo` and RAX).
 macro_rules! teb_goroutine {
     ($lo:literal, $hi:literal) => {
         concat!(
             "mov qword ptr gs:[0x00], -1\n",
-            "mov gs:[0x08], ", $hi, "\n",
-            "mov gs:[0x10], ", $lo, "\n",
-            "sub ", $lo, ", {guard}\n",
-            "mov gs:[0x1478], ", $lo, "\n",
+            "mov gs:[0x08], ",
+            $hi,
+            "\n",
+            "sub ",
+            $lo,
+            ", {guard}\n",
+            "mov gs:[0x1478], ",
+            $lo,
+            "\n",
+            "mov dword ptr gs:[0x1748], {guarantee}\n",
+            "mov rax, [",
+            $hi,
+            " - 8]\n",
+            "test rax, rax\n",
+            "jnz 7f\n",
+            "lea rax, [",
+            $hi,
+            " - {initial}]\n",
+            "7:\n",
+            "mov gs:[0x10], rax\n",
+        )
+    };
+}
+
+/// Records the TEB's StackLimit in the running goroutine stack's top word
+/// (see the module comment; clobbers RAX and R11).
+macro_rules! record_stack_limit {
+    () => {
+        concat!(
+            "mov rax, gs:[0x08]\n",
+            "mov r11, gs:[0x10]\n",
+            "mov [rax - 8], r11\n",
         )
     };
 }
@@ -141,7 +206,7 @@ macro_rules! teb_goroutine {
 /// Starts a new goroutine: records g0's TEB words in its header, points the
 /// TEB at `gp`'s stack, resets MXCSR and the x87 control word to their
 /// defaults (only if they differ: see `gogo`), switches to `stack_top`
-/// (rounded down to 16 bytes) and jumps to `gostart` with RBX = `gp`, R12 =
+/// (rounded down to 16 bytes, less 16: the top word is the stack's) and jumps to `gostart` with RBX = `gp`, R12 =
 /// `m`, which calls `goroutine_main(gp, m)`.
 ///
 /// # Safety
@@ -170,13 +235,16 @@ pub(crate) unsafe extern "C" fn gogo_start(stack_top: usize, gp: *mut G, m: *mut
         "3:",
         "mov rbx, rdx",
         "mov r12, r8",
+        // Below the top word (the stack's record of its StackLimit).
         "and rcx, -16",
-        "mov rsp, rcx",
+        "lea rsp, [rcx - 16]",
         "jmp {start}",
         g0_sp = const M_G0_SP,
         lo = const G_STACK_LO,
         hi = const G_STACK_HI,
         guard = const GUARD_SIZE,
+        guarantee = const GUARANTEE,
+        initial = const INITIAL_COMMIT,
         mxcsr = const MXCSR_DEFAULT,
         x87cw = const X87CW_DEFAULT,
         start = sym gostart,
@@ -321,6 +389,7 @@ pub(crate) unsafe extern "C" fn mcall(
         "fnstcw [rcx + {x87cw}]",
         "lea r10, [rcx + {teb}]",
         teb_store!("r10"),
+        record_stack_limit!(),
         teb_load!("rdx"),
         // Onto g0's stack, shadow space reserved, and call f(gp).
         "lea rsp, [rdx - 32]",
@@ -353,11 +422,12 @@ pub(crate) unsafe extern "C" fn systemstack_switch(
         "mov rbp, rsp",
         // RBX is callee-saved: it keeps the goroutine's RSP across the call.
         "push rbx",
-        // The goroutine's TEB words. Entry RSP ≡ 8 (mod 16): six pushes keep it.
+        // The goroutine's TEB words (the fifth, 32 bits, pushed whole).
         "push qword ptr gs:[0x00]",
         "push qword ptr gs:[0x08]",
         "push qword ptr gs:[0x10]",
         "push qword ptr gs:[0x1478]",
+        "push qword ptr gs:[0x1748]",
         teb_load!("r8"),
         "mov rbx, rsp",
         "lea rsp, [r8 - 32]",
@@ -368,6 +438,8 @@ pub(crate) unsafe extern "C" fn systemstack_switch(
         "lea rcx, [rsp + 32]",
         teb_store!("rcx"),
         "mov rsp, rbx",
+        "pop rax",
+        "mov gs:[0x1748], eax",
         "pop qword ptr gs:[0x1478]",
         "pop qword ptr gs:[0x10]",
         "pop qword ptr gs:[0x08]",
@@ -413,8 +485,8 @@ pub(crate) unsafe extern "C" fn mstart_on_g0(
         "movups [rsp + 0x70], xmm13",
         "movups [rsp + 0x80], xmm14",
         "movups [rsp + 0x90], xmm15",
-        // The g0 header.
-        "sub rsp, 32",
+        // The g0 header (40 bytes used).
+        "sub rsp, 48",
         "mov [rcx], rsp",
         teb_store!("rsp"),
         "mov rcx, r8",
@@ -433,7 +505,7 @@ pub(crate) unsafe extern "C" fn mstart_on_g0(
 #[unsafe(naked)]
 pub(crate) unsafe extern "C" fn mexit(g0_sp: usize) -> ! {
     naked_asm!(
-        "lea rsp, [rcx + 32]",
+        "lea rsp, [rcx + 48]",
         "movups xmm6, [rsp + 0x00]",
         "movups xmm7, [rsp + 0x10]",
         "movups xmm8, [rsp + 0x20]",
@@ -477,9 +549,9 @@ pub(crate) unsafe extern "C" fn cgocallback_switch(
         "push rbp",
         "mov rbp, rsp",
         "push rbx",
-        // Entry RSP ≡ 8 (mod 16); two pushes and 40 bytes (header and
-        // padding) align it.
-        "sub rsp, 40",
+        // Entry RSP ≡ 8 (mod 16); two pushes and 56 bytes (the 48-byte
+        // header and padding) align it.
+        "sub rsp, 56",
         "mov [r9], rsp",
         teb_store!("rsp"),
         "mov rbx, rsp",
@@ -487,19 +559,23 @@ pub(crate) unsafe extern "C" fn cgocallback_switch(
         "mov r11, [r8 + {hi}]",
         "mov rsp, r11",
         teb_goroutine!("r10", "r11"),
+        // Below the top word, then the shadow space.
         "and rsp, -16",
-        "sub rsp, 32",
+        "sub rsp, 48",
         // f(arg): RCX still holds arg.
         "call rdx",
+        record_stack_limit!(),
         "mov rsp, rbx",
         teb_load!("rsp"),
-        "add rsp, 40",
+        "add rsp, 56",
         "pop rbx",
         "pop rbp",
         "ret",
         lo = const STACK_LO,
         hi = const STACK_HI,
         guard = const GUARD_SIZE,
+        guarantee = const GUARANTEE,
+        initial = const INITIAL_COMMIT,
     )
 }
 

@@ -37,8 +37,8 @@ mod windows;
 #[cfg(windows)]
 pub(crate) use windows::*;
 #[cfg(windows)]
-mod windows_futex;
-#[cfg(windows)]
 mod coff;
+#[cfg(windows)]
+mod windows_futex;
 #[cfg(windows)]
 pub(crate) use coff::{Functions, text_range};

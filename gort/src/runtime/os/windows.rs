@@ -10,13 +10,11 @@ use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE};
 use windows_sys::Win32::System::Diagnostics::Debug::{
     CONTEXT, CONTEXT_CONTROL_AMD64, GetThreadContext,
 };
-use windows_sys::Win32::System::Performance::{
-    QueryPerformanceCounter, QueryPerformanceFrequency,
-};
+use windows_sys::Win32::System::Performance::{QueryPerformanceCounter, QueryPerformanceFrequency};
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::{
-    GetCurrentThreadId, OpenThread, ResumeThread, SuspendThread, THREAD_GET_CONTEXT, THREAD_SET_CONTEXT,
-    THREAD_SUSPEND_RESUME,
+    GetCurrentThreadId, OpenThread, ResumeThread, SuspendThread, THREAD_GET_CONTEXT,
+    THREAD_SET_CONTEXT, THREAD_SUSPEND_RESUME,
 };
 
 pub(crate) use super::windows_futex::{futex_wait, futex_wake};
@@ -122,7 +120,13 @@ impl ThreadHandle {
     pub(crate) fn open(tid: i32) -> Option<ThreadHandle> {
         // SAFETY: OpenThread takes plain values; a stale id fails or opens a
         // thread that callers then check (they compare its state to an M's).
-        let h = unsafe { OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_SET_CONTEXT, 0, tid as u32) };
+        let h = unsafe {
+            OpenThread(
+                THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_SET_CONTEXT,
+                0,
+                tid as u32,
+            )
+        };
         (!h.is_null()).then_some(ThreadHandle(h))
     }
 

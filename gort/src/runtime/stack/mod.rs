@@ -33,9 +33,9 @@ use unix as sys;
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub(crate) use windows::GUARD_SIZE;
-#[cfg(windows)]
 use windows as sys;
+#[cfg(windows)]
+pub(crate) use windows::{GUARANTEE, GUARD_SIZE, INITIAL_COMMIT};
 
 use super::lock::Lock;
 use super::os;
