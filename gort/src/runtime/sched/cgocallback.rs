@@ -171,6 +171,7 @@ pub(crate) unsafe fn cgocallback_marked<R>(gp: *mut (), f: impl FnOnce() -> R) -
 #[cold]
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
 unsafe extern "C" fn unwire_keeping<R>(gp: *mut G, r: R) -> R {
     // SAFETY: per the contract.
     unsafe {
@@ -195,6 +196,7 @@ fn guarded<R>(f: impl FnOnce() -> R) -> R {
 #[cold]
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
 fn cgocallback_slow<R>(f: impl FnOnce() -> R) -> R {
     let mut f = Some(f);
     let mut out = None;
@@ -229,6 +231,7 @@ fn cgocallback_slow<R>(f: impl FnOnce() -> R) -> R {
 /// must call nothing that returns.
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_nopreempt"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gort_nopreempt_1"))]
 pub(crate) fn enter_fast() -> (*mut G, bool) {
     let m = m::getm_in_nopreempt_text();
     if m.is_null() {
@@ -276,6 +279,7 @@ unsafe fn leave(gp: *mut G) {
 /// cases 2 and 3 (see the module comment).
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
 fn slow(run: &mut dyn FnMut()) {
     let hold = NoPreempt::new();
     let m = hold.m();
@@ -323,6 +327,7 @@ fn slow(run: &mut dyn FnMut()) {
 /// # Safety
 /// `m` is the current thread's extra M, between callbacks.
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
 unsafe fn extra_call(m: *mut M, run: &mut dyn FnMut()) {
     // SAFETY: per the contract; the goroutine is ours until it is Dead again.
     unsafe {
@@ -346,6 +351,7 @@ unsafe fn extra_call(m: *mut M, run: &mut dyn FnMut()) {
 
 /// `extra_call`'s part on the goroutine's stack.
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
 unsafe extern "C" fn on_extra_g(ctx: *mut u8) {
     // SAFETY: `ctx` is `extra_call`'s tuple, alive for the call.
     let (m, run) = unsafe { &mut *ctx.cast::<(*mut M, &mut dyn FnMut())>() };
@@ -392,6 +398,7 @@ unsafe fn check_headroom(gp: *mut G) {
 #[cold]
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
 fn no_headroom(id: u64, left: usize) -> ! {
     os::write_stderr(
         format!(
@@ -408,6 +415,7 @@ fn no_headroom(id: u64, left: usize) -> ! {
 #[cold]
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
 fn panicked(payload: Box<dyn core::any::Any + Send>) -> ! {
     let gp = m::getg();
     // SAFETY: the running goroutine's own descriptor.
