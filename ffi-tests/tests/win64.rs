@@ -210,7 +210,7 @@ fn mixed_arguments_by_position_in_registers_and_on_the_stack() {
                 f32::MAX,
                 u64::MAX,
                 f64::MIN_POSITIVE,
-                1 as *const u8,
+                core::ptr::without_provenance(1),
                 false,
             ),
             (
@@ -423,7 +423,7 @@ fn every_type_as_argument_and_result() {
             bool, w_id1_bool, w_id5_bool: [false, true];
             f32, w_id1_f32, w_id5_f32: [0.0, -1.5, f32::MAX, f32::MIN_POSITIVE];
             f64, w_id1_f64, w_id5_f64: [0.0, -1.5, f64::MAX, 1e-300];
-            *mut c_void, w_id1_ptr, w_id5_ptr: [core::ptr::null_mut(), 1 as *mut c_void, usize::MAX as *mut c_void];
+            *mut c_void, w_id1_ptr, w_id5_ptr: [core::ptr::null_mut(), core::ptr::without_provenance_mut(1), usize::MAX as *mut c_void];
         );
         let neg = Callback::<extern "C" fn() -> i8>::new(|| -3).unwrap();
         // SAFETY: matching prototypes.
@@ -522,7 +522,7 @@ fn msvcrt_qsort_with_a_switching_comparator() {
             if t2.swap(now, Ordering::Relaxed) != now && n > 1 {
                 panic!("the comparator moved to another thread");
             }
-            if yield_every > 0 && n % yield_every == 0 {
+            if yield_every > 0 && n.is_multiple_of(yield_every) {
                 gort::yield_now();
             }
             // SAFETY: qsort passes pointers to two u64 elements.
@@ -574,7 +574,7 @@ fn enum_system_locales_calls_back_on_the_goroutines_thread() {
                             };
                             let mut v = n2.lock().unwrap();
                             v.push(s);
-                            if v.len() % 16 == 0 {
+                            if v.len().is_multiple_of(16) {
                                 drop(v);
                                 gort::yield_now();
                                 gort::sleep(Duration::from_micros(100));
