@@ -23,8 +23,10 @@
 
 #![warn(missing_docs)]
 
-#[cfg(not(all(target_arch = "x86_64", unix)))]
-compile_error!("gort currently supports x86-64 Unix (System V ABI) only; other ports are planned");
+#[cfg(not(all(target_arch = "x86_64", any(unix, windows))))]
+compile_error!(
+    "gort currently supports x86-64 Unix (System V ABI) and x86-64 Windows only; other ports are planned"
+);
 
 // `select!` expands to paths under `::gort`, which must resolve inside this
 // crate too (doc tests, internal uses).

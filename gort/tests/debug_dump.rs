@@ -48,12 +48,35 @@ fn dump_lists_parked_goroutines_with_reason_and_spawn_site() {
     assert!(d.contains("[running]"), "{d}");
 }
 
+/// Asks this process for the dump: SIGQUIT on Unix.
+#[cfg(unix)]
+fn raise_quit() {
+    // SAFETY: raising a signal at ourselves.
+    unsafe { libc::raise(libc::SIGQUIT) };
+}
+
+/// Windows: Ctrl-Break, to this process's own console process group (the
+/// parent starts the child in a new one, `run_child` with
+/// `CREATE_NEW_PROCESS_GROUP`, so that the event does not reach the parent).
+#[cfg(windows)]
+fn raise_quit() {
+    use windows_sys::Win32::System::Console::{CTRL_BREAK_EVENT, GenerateConsoleCtrlEvent};
+    use windows_sys::Win32::System::Threading::GetCurrentProcessId;
+    // SAFETY: plain calls; the group is our own.
+    let ok = unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, GetCurrentProcessId()) };
+    assert_ne!(
+        ok,
+        0,
+        "GenerateConsoleCtrlEvent: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
 fn sigquit_child() {
     gort::run(|| {
         let _sleeper = gort::go(|| gort::sleep(Duration::from_secs(30)));
         gort::sleep(Duration::from_millis(30));
-        // SAFETY: raising a signal at ourselves.
-        unsafe { libc::raise(libc::SIGQUIT) };
+        raise_quit();
         // sysmon writes the dump and exits the process meanwhile.
         gort::sleep(Duration::from_secs(30));
     });
@@ -76,6 +99,7 @@ fn sigquit_prints_every_goroutine_and_exits() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn sigquit_dump_can_be_switched_off() {
     use std::os::unix::process::ExitStatusExt;

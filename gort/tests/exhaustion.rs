@@ -1,6 +1,11 @@
 //! Running out of stack memory is an error from `Builder::spawn` and a clear panic
 //! from `go`, never a crash. The child process caps its address space
 //! (RLIMIT_AS) and spawns parked goroutines until spawning fails.
+//!
+//! Unix only: Windows has no address-space cap a process can set on itself
+//! (a job object's commit limit would be its twin, but Wine does not enforce
+//! job limits); see the README's list of platform exclusions.
+#![cfg(unix)]
 
 mod common;
 use common::{child_mode, run_child};

@@ -13,9 +13,8 @@ use std::time::Duration;
 
 /// The kernel id of the thread running the caller, read by a syscall each time
 /// (nothing a compiler could cache across a switch).
-fn tid() -> i32 {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::gettid() }
+fn tid() -> u64 {
+    common::os_tid()
 }
 
 /// A mix of every switch a goroutine can make, `rounds` times, calling
@@ -220,8 +219,8 @@ impl Drop for ExitFlag {
     }
 }
 
-fn thread_alive(tid: i32) -> bool {
-    std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
+fn thread_alive(tid: u64) -> bool {
+    common::thread_alive(tid)
 }
 
 #[test]

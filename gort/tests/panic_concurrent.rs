@@ -21,9 +21,8 @@ fn runs() -> usize {
         .unwrap_or(50)
 }
 
-fn tid() -> i32 {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::gettid() }
+fn tid() -> u64 {
+    common::os_tid()
 }
 
 /// Busy work standing in for a slow hook (printing a backtrace takes

@@ -149,7 +149,7 @@ macro_rules! arity {
                 /// (the ABI's own rules) and the slot record comes last.
                 #[allow(non_snake_case)]
                 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
-                #[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
+                #[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
                 unsafe extern $abi fn register_thunk<C, R: Ret, $($a: Arg),*>(
                     $($a: $a,)* rec: *const Slot,
                 ) -> R
@@ -166,7 +166,7 @@ macro_rules! arity {
                 /// marked the goroutine `g` itself (`abi`).
                 #[allow(non_snake_case)]
                 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
-                #[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
+                #[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
                 unsafe extern $abi fn fast_thunk<C, R: Ret, $($a: Arg),*>(
                     $($a: $a,)* rec: *const Slot, g: *mut (),
                 ) -> R
@@ -184,7 +184,7 @@ macro_rules! arity {
                 /// The frame path (see `abi`).
                 #[allow(non_snake_case)]
                 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
-                #[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
+                #[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
                 unsafe fn frame_thunk<C, R: Ret, $($a: Arg),*>(data: *mut (), frame: *mut Frame)
                 where
                     C: Fn($($a),*) -> R,

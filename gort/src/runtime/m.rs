@@ -108,7 +108,7 @@ pub(crate) fn getm_in_nopreempt_text() -> *mut M {
 /// outside it would be preemptible.
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_nopreempt"))]
-#[cfg_attr(windows, unsafe(link_section = ".text$gort_nopreempt_1"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortn_m"))]
 pub(crate) fn acquirem() -> *mut M {
     let m = getm_in_nopreempt_text();
     if !m.is_null() {
@@ -122,7 +122,7 @@ pub(crate) fn acquirem() -> *mut M {
 /// `sched::park::mcall`), in one step as in `acquirem`. Goroutines only.
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_nopreempt"))]
-#[cfg_attr(windows, unsafe(link_section = ".text$gort_nopreempt_1"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortn_m"))]
 pub(crate) fn acquire_switch() -> *mut M {
     let m = getm_in_nopreempt_text();
     if super::preempt::ENABLED {

@@ -27,10 +27,90 @@ fn child_command(test: &str, mode: &str, extra_env: &[(&str, &str)]) -> Command 
     ])
     .env("GORT_TEST_CHILD", mode)
     .env("RUST_BACKTRACE", "0");
+    // Windows: a console process group of its own, so that a Ctrl-Break the
+    // child raises (its goroutine dump, `debug_dump.rs`) stays there.
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::CommandExt;
+        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+        cmd.creation_flags(CREATE_NEW_PROCESS_GROUP);
+    }
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
     cmd
+}
+
+/// The kernel's id of the calling OS thread, read by a system call each time
+/// (nothing a compiler could cache across a goroutine switch).
+#[cfg(unix)]
+pub fn os_tid() -> u64 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() as u64 }
+}
+
+/// See the Unix version.
+#[cfg(windows)]
+pub fn os_tid() -> u64 {
+    // SAFETY: no preconditions.
+    u64::from(unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() })
+}
+
+/// Is thread `tid` (an `os_tid`) of this process still running?
+#[cfg(target_os = "linux")]
+pub fn thread_alive(tid: u64) -> bool {
+    std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
+}
+
+/// See the Linux version.
+#[cfg(windows)]
+pub fn thread_alive(tid: u64) -> bool {
+    use windows_sys::Win32::Foundation::{CloseHandle, STILL_ACTIVE};
+    use windows_sys::Win32::System::Threading::{
+        GetExitCodeThread, OpenThread, THREAD_QUERY_LIMITED_INFORMATION,
+    };
+    // SAFETY: plain handle calls on a handle we own and close.
+    unsafe {
+        let h = OpenThread(THREAD_QUERY_LIMITED_INFORMATION, 0, tid as u32);
+        if h.is_null() {
+            return false;
+        }
+        let mut code = 0u32;
+        let ok = GetExitCodeThread(h, &mut code) != 0;
+        CloseHandle(h);
+        ok && code == STILL_ACTIVE as u32
+    }
+}
+
+/// How a child process ended, in the terms the tests assert on.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Death {
+    /// `abort()`: SIGABRT on Unix; `__fastfail` (STATUS_STACK_BUFFER_OVERRUN,
+    /// which std's abort raises) on Windows.
+    Abort,
+    /// An invalid memory access nobody handled: SIGSEGV; STATUS_ACCESS_VIOLATION.
+    Segfault,
+    /// Anything else: an exit status, another signal.
+    Other(String),
+}
+
+#[cfg(unix)]
+pub fn death(status: std::process::ExitStatus) -> Death {
+    use std::os::unix::process::ExitStatusExt;
+    match status.signal() {
+        Some(libc::SIGABRT) => Death::Abort,
+        Some(libc::SIGSEGV) => Death::Segfault,
+        _ => Death::Other(format!("{status:?}")),
+    }
+}
+
+#[cfg(windows)]
+pub fn death(status: std::process::ExitStatus) -> Death {
+    match status.code().map(|c| c as u32) {
+        Some(0xC000_0409) => Death::Abort,
+        Some(0xC000_0005) => Death::Segfault,
+        _ => Death::Other(format!("{status:?}")),
+    }
 }
 
 /// The crash mode this process was started with, if it is a child.
@@ -81,8 +161,7 @@ pub fn run_child_timeout(
                 "child {mode:?} {extra_env:?} hung; its threads:\n{}",
                 thread_stacks(child.id())
             );
-            // SAFETY: signalling our own child, which has not been reaped.
-            unsafe { libc::kill(child.id() as i32, libc::SIGQUIT) };
+            ask_for_dump(&child);
             let quit = std::time::Instant::now();
             while quit.elapsed() < std::time::Duration::from_secs(5) {
                 if child.try_wait().ok().flatten().is_some() {
@@ -104,6 +183,19 @@ pub fn run_child_timeout(
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Asks a hung child for its goroutine dump (SIGQUIT), which it prints on
+/// stderr before exiting.
+#[cfg(unix)]
+fn ask_for_dump(child: &std::process::Child) {
+    // SAFETY: signalling our own child, which has not been reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGQUIT) };
+}
+
+/// Windows: the dump is on Ctrl-Break, which only reaches a console process
+/// group the child would have to be started in; it is just killed.
+#[cfg(windows)]
+fn ask_for_dump(_child: &std::process::Child) {}
 
 /// The stacks of every thread of process `pid`, from gdb if it is installed
 /// (empty if it is not, or may not attach),

@@ -231,6 +231,7 @@ macro_rules! plain_shims {
     ($($name:ident: $reg:literal),*) => {$(
         #[unsafe(naked)]
         #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
+        #[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
         unsafe extern "C" fn $name() {
             naked_asm!(
                 concat!("mov ", $reg, ", r10"),
@@ -346,6 +347,7 @@ pub type FrameThunk = unsafe fn(data: *mut (), frame: *mut Frame);
 /// `rec` is a published record whose thunk is a `FrameThunk`; `frame` is
 /// filled for this call.
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
 unsafe extern "C" fn dispatch_frame(rec: *const Slot, frame: *mut Frame) {
     // SAFETY: per the contract.
     unsafe {
@@ -358,6 +360,7 @@ unsafe extern "C" fn dispatch_frame(rec: *const Slot, frame: *mut Frame) {
 /// The frame shim (see the module comment), with R10 = the slot's record.
 #[unsafe(naked)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
 unsafe extern "C" fn callback_frame() {
     naked_asm!(
         "push rbp",
@@ -413,6 +416,7 @@ unsafe extern "C" fn callback_frame() {
 /// naming the slot.
 #[unsafe(naked)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
 pub unsafe extern "C" fn empty_slot() {
     naked_asm!(
         "lea rax, [rip + {slots}]",

@@ -60,7 +60,7 @@
 //!
 //! Everything here that runs for a call (the stubs, the shims, the frame shim
 //! and dispatcher) and the thunks it reaches are in the callback text
-//! (`.text$gort_callback_1`, bounded by `runtime::text`): a preemption that
+//! (`.text$gortc_m`, bounded by `runtime::text`): a preemption that
 //! lands there wires the goroutine to its thread first
 //! (`runtime::m::in_callback_text`).
 
@@ -204,7 +204,7 @@ pub fn table_len() -> usize {
 global_asm!(
     // In the callback text (see `runtime::text`). COFF has no
     // `.pushsection`; the block ends by going back to `.text`.
-    ".section .text$gort_callback_1,\"xr\"",
+    ".section .text$gortc_m,\"xr\"",
     ".p2align 4, 0xcc",
     ".globl __gort_ffi_table",
     "__gort_ffi_table:",
@@ -233,7 +233,7 @@ const _: () = assert!(SLOT_SIZE.is_power_of_two());
 macro_rules! shims {
     ($($name:ident: $reg:literal),*) => {$(
         #[unsafe(naked)]
-        #[unsafe(link_section = ".text$gort_callback_1")]
+        #[unsafe(link_section = ".text$gortc_m")]
         unsafe extern "C" fn $name() {
             naked_asm!(
                 concat!("mov ", $reg, ", r10"),
@@ -282,7 +282,7 @@ pub type FrameThunk = unsafe fn(data: *mut (), frame: *mut Frame);
 /// # Safety
 /// `rec` is a published record whose thunk is a `FrameThunk`; `frame` is
 /// filled for this call.
-#[unsafe(link_section = ".text$gort_callback_1")]
+#[unsafe(link_section = ".text$gortc_m")]
 unsafe extern "C" fn dispatch_frame(rec: *const Slot, frame: *mut Frame) {
     // SAFETY: per the contract.
     unsafe {
@@ -306,7 +306,7 @@ use dispatch_scribbling as frame_callee;
 
 #[cfg(test)]
 #[unsafe(naked)]
-#[unsafe(link_section = ".text$gort_callback_1")]
+#[unsafe(link_section = ".text$gortc_m")]
 unsafe extern "C" fn dispatch_scribbling() {
     naked_asm!(
         "movabs rax, 0xBAD0BAD0BAD0BAD0",
@@ -329,7 +329,7 @@ unsafe extern "C" {
 // Global asm rather than a naked function, for the `.seh_*` directives that
 // describe its prologue to the Windows unwinder.
 global_asm!(
-    ".section .text$gort_callback_1,\"xr\"",
+    ".section .text$gortc_m,\"xr\"",
     ".p2align 4, 0xcc",
     ".globl __gort_ffi_callback_frame",
     ".def __gort_ffi_callback_frame",
@@ -386,7 +386,7 @@ global_asm!(
 /// naming the slot (a tail call: the foreign caller's home space and
 /// alignment serve `dangling`).
 #[unsafe(naked)]
-#[unsafe(link_section = ".text$gort_callback_1")]
+#[unsafe(link_section = ".text$gortc_m")]
 pub unsafe extern "C" fn empty_slot() {
     naked_asm!(
         "lea rax, [rip + {slots}]",
@@ -419,7 +419,7 @@ mod tests {
             table_base(),
             last,
             frame_entry() as usize,
-            empty_slot as usize,
+            empty_slot as *const () as usize,
         ] {
             assert!(in_callback_text(a), "{a:#x}");
         }

@@ -15,9 +15,9 @@
 //! - `gogo_start(sp, gp) -> !`: start a new goroutine: call
 //!   `sched::goroutine_main(gp)` on a fresh stack whose top is `sp`, with the
 //!   ABI's default floating-point control state;
-//! - `cgocallback_switch(arg, f, sp, g0_sp_out)`: for a callback on a foreign
-//!   thread: make the stack below the caller the M's g0, call `f(arg)` on the
-//!   goroutine stack at `sp`, and come back;
+//! - `cgocallback_switch(arg, f, stack, g0_sp_out)`: for a callback on a
+//!   foreign thread: make the stack below the caller the M's g0, call `f(arg)`
+//!   on the goroutine stack `stack`, and come back;
 //! - `current_sp()`: the stack pointer (stack headroom checks).
 //!
 //! Only the asm lives here; what runs on each side of a switch is in `sched`.
@@ -26,3 +26,8 @@
 mod x86_64_sysv;
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 pub(crate) use x86_64_sysv::*;
+
+#[cfg(all(target_arch = "x86_64", windows))]
+mod x86_64_windows;
+#[cfg(all(target_arch = "x86_64", windows))]
+pub(crate) use x86_64_windows::*;

@@ -15,6 +15,7 @@ use core::mem::offset_of;
 
 use crate::runtime::g::G;
 use crate::runtime::m::M;
+use crate::runtime::stack::Stack;
 
 /// Saved context of a goroutine that is not running.
 #[repr(C)]
@@ -294,7 +295,7 @@ pub(crate) unsafe extern "C" fn mexit(g0_sp: usize) -> ! {
 }
 
 /// Records in `*g0_sp_out` a 16-aligned g0 stack top just below this call's
-/// frame, then calls `f(arg)` on the goroutine stack whose top is `sp` and,
+/// frame, then calls `f(arg)` at the top of the goroutine stack `stack` and,
 /// when `f` returns, returns on the caller's stack (Go's `cgocallback`).
 ///
 /// For a callback on a thread the runtime did not create: the thread's own
@@ -305,13 +306,13 @@ pub(crate) unsafe extern "C" fn mexit(g0_sp: usize) -> ! {
 /// them through the goroutine's `Gobuf`).
 ///
 /// # Safety
-/// `sp` is the top of a stack owned by the current M's goroutine, on which
-/// nothing is live; `f` must not unwind.
+/// `stack` is the stack of the current M's goroutine, on which nothing is
+/// live; `f` must not unwind.
 #[unsafe(naked)]
 pub(crate) unsafe extern "C" fn cgocallback_switch(
     arg: *mut u8,
     f: unsafe extern "C" fn(*mut u8),
-    sp: usize,
+    stack: *const Stack,
     g0_sp_out: *mut usize,
 ) {
     naked_asm!(
@@ -323,7 +324,7 @@ pub(crate) unsafe extern "C" fn cgocallback_switch(
         "lea rax, [rsp - 16]",
         "and rax, -16",
         "mov [rcx], rax",
-        "mov rsp, rdx",
+        "mov rsp, [rdx + {hi}]",
         "and rsp, -16",
         // f(arg): RDI still holds arg; the call leaves the callee RSP ≡ 8 (mod 16).
         "call rsi",
@@ -331,6 +332,7 @@ pub(crate) unsafe extern "C" fn cgocallback_switch(
         "pop rbx",
         "pop rbp",
         "ret",
+        hi = const core::mem::offset_of!(Stack, hi),
     )
 }
 

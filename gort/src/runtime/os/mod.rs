@@ -11,18 +11,34 @@
 //!   thread (signal stack, timer slack) and its undoing when an M exits;
 //!   `altstack_setup()`: only the signal stack, for a foreign thread that is
 //!   lent an M (undone by `thread_teardown` too);
-//! - `current_tid()`, `signal_thread(tid, sig)`: preemption signals to one thread;
-//!   `thread_blocked(tid)`: is it asleep in the kernel;
+//! - `current_tid()`, `signal_thread(tid, sig)`: preemption signals to one thread
+//!   (Unix; on Windows `ThreadHandle` and `AlignedContext` serve preemption,
+//!   which suspends the thread instead); `thread_blocked(tid)`: is it asleep
+//!   in the kernel;
 //! - `loaded_object(addr)`: the loaded object containing `addr` (load
 //!   address, code range, file); `text_range(addr)`: just its code range;
 //!   `Functions::of_object(addr)`: that object's functions from its symbol
-//!   table (`symtab.rs`, ELF): one found by name, the Rust ones.
+//!   table (`symtab.rs`, ELF; `coff.rs`, PE/COFF): one found by name, the
+//!   Rust ones (what a mangled name tells: `rust_symbols.rs`).
 
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
+#[cfg(any(target_os = "linux", windows))]
+mod rust_symbols;
 #[cfg(target_os = "linux")]
 mod symtab;
 #[cfg(target_os = "linux")]
 pub(crate) use symtab::Functions;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::*;
+#[cfg(windows)]
+mod windows_futex;
+#[cfg(windows)]
+mod coff;
+#[cfg(windows)]
+pub(crate) use coff::{Functions, text_range};

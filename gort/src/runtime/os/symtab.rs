@@ -8,6 +8,7 @@
 //! the PLT). A stripped binary has
 //! no `.symtab`: the look-ups find nothing, and the caller does without.
 
+use super::rust_symbols::{ends_path, is_rust_symbol, merged};
 use std::io::{Read, Seek, SeekFrom};
 
 /// The function symbols of one loaded object: run-time start, size, name.
@@ -65,18 +66,12 @@ impl Functions {
         })
     }
 
-    /// `[lo, hi)` of the function whose mangled path ends with `needle` (a
-    /// path like `9panicking13resume_unwind`: in v0 mangling the name ends
-    /// there, in legacy mangling its hash follows), not a closure or other
-    /// item nested inside it, whose names contain the path too.
+    /// `[lo, hi)` of the function whose mangled path ends with `needle` (see
+    /// `rust_symbols::ends_path`: the function itself, not a closure or
+    /// other item nested inside it).
     pub(crate) fn find_function(&self, needle: &[u8]) -> Option<(usize, usize)> {
-        let ends_path = |n: &[u8]| {
-            n.ends_with(needle)
-                || n.windows(needle.len() + 3)
-                    .any(|w| w.starts_with(needle) && w.ends_with(b"17h"))
-        };
         self.iter()
-            .find(|(_, _, n)| ends_path(n))
+            .find(|(_, _, n)| ends_path(n, needle))
             .map(|(lo, hi, _)| (lo, hi))
     }
 
@@ -86,42 +81,13 @@ impl Functions {
     /// into the object, the PLT's stubs (no symbols at all), the rare
     /// unmangled Rust function (`#[no_mangle]`) — is left out.
     pub(crate) fn rust_ranges(&self) -> Vec<(usize, usize)> {
-        let mut v: Vec<(usize, usize)> = self
-            .iter()
-            .filter(|(_, _, n)| is_rust_symbol(n))
-            .map(|(lo, hi, _)| (lo, hi))
-            .collect();
-        v.sort_unstable();
-        let mut out: Vec<(usize, usize)> = Vec::with_capacity(v.len());
-        for (lo, hi) in v {
-            match out.last_mut() {
-                Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
-                _ => out.push((lo, hi)),
-            }
-        }
-        out
+        merged(
+            self.iter()
+                .filter(|(_, _, n)| is_rust_symbol(n))
+                .map(|(lo, hi, _)| (lo, hi))
+                .collect(),
+        )
     }
-}
-
-/// Is `name` a Rust symbol: v0 (`_R…`), or legacy (`_ZN…17h` + 16 hex
-/// digits + `E`, then nothing or a compiler's suffix after a dot: LLVM's
-/// `.llvm.<n>` on functions promoted across codegen units)? (Legacy names
-/// contain dots of their own, `..` for `::` in generic arguments.)
-fn is_rust_symbol(name: &[u8]) -> bool {
-    if name.starts_with(b"_R") {
-        return true;
-    }
-    if !name.starts_with(b"_ZN") {
-        return false;
-    }
-    // The hash: "17h", 16 hex digits, "E", at the end or before a dot.
-    (0..name.len().saturating_sub(19)).any(|i| {
-        let rest = &name[i..];
-        rest.starts_with(b"17h")
-            && rest[3..19].iter().all(u8::is_ascii_hexdigit)
-            && rest[19] == b'E'
-            && (rest.len() == 20 || rest[20] == b'.')
-    })
 }
 
 /// `[lo, hi)` of the function whose mangled path ends with `needle`, in
@@ -173,21 +139,6 @@ mod tests {
         let anchor = std::panic::resume_unwind as fn(Box<dyn std::any::Any + Send>) -> ! as usize;
         let (lo, hi) = function_range(anchor, b"11panic_count8increase").expect("in .symtab");
         assert!(lo < hi && hi - lo < 4096, "{lo:#x}..{hi:#x}");
-    }
-
-    #[test]
-    fn rust_and_foreign_symbols_are_told_apart() {
-        assert!(super::is_rust_symbol(
-            b"_ZN4gort7runtime3foo17h0123456789abcdefE"
-        ));
-        assert!(super::is_rust_symbol(b"_RNvCs1234_4gort3foo"));
-        assert!(!super::is_rust_symbol(b"qsort"));
-        assert!(!super::is_rust_symbol(b"_ZN9SomeClass6methodEv"));
-        assert!(!super::is_rust_symbol(b"__rust_alloc"));
-        assert!(super::is_rust_symbol(
-            b"_ZN4gort7runtime3foo17h0123456789abcdefE.llvm.1234567"
-        ));
-        assert!(!super::is_rust_symbol(b"sqlite3VdbeExec.cold"));
     }
 
     #[test]

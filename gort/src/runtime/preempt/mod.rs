@@ -20,10 +20,13 @@
 //! `check_on`, which yields to the global queue when the request matches. Every
 //! switch (park, yield, sleep, exit) ends the slice by itself.
 //!
-//! **Asynchronous** (unless `GORT_ASYNCPREEMPT=0`). sysmon also sends SIGURG to
-//! the P's M (once per sysmon tick while the request stands: a refused attempt
-//! is retried). The handler injects a call to the trampoline (`x86_64.rs`) only
-//! if it is safe to stop the goroutine at that instruction:
+//! **Asynchronous** (unless `GORT_ASYNCPREEMPT=0`). sysmon also interrupts
+//! the P's M, once per sysmon tick while the request stands (a refused attempt
+//! is retried): on Unix it sends SIGURG, whose handler looks at the
+//! interrupted context (`unix.rs`); on Windows it suspends the thread and
+//! reads its context itself (`windows.rs`). Either injects a call to the
+//! trampoline (`x86_64.rs`) only if it is safe to stop the goroutine at that
+//! instruction (`begin_injection`):
 //! - the M is running a goroutine, holds its P, is not inside `blocking`, and
 //!   holds no runtime lock (`m.locks == 0`), and is not inside a stack switch
 //!   (`m.switching`, set by `mcall` and kept on g0 until the resumed side ends it,
@@ -80,12 +83,22 @@
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
-pub(crate) use arch::ctx_pc_sp;
 #[cfg(target_arch = "x86_64")]
 use x86_64 as arch;
 
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as platform;
+#[cfg(unix)]
+pub(crate) use unix::{ctx_pc_sp, on_signal};
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as platform;
+
 use super::g::G;
-use super::m::{M, getm};
+use super::m::M;
 use super::os;
 use super::p::{P, PStatus};
 use super::sched::{self, SCHED};
@@ -300,10 +313,7 @@ pub(crate) fn sysmon_check(now: i64) -> bool {
             }
             (*pp).preempt_req.store(tick, Ordering::Relaxed);
             if async_enabled() && !m.is_null() {
-                let tid = (*m).tid.load(Ordering::Relaxed);
-                if tid != 0 {
-                    os::signal_thread(tid, libc::SIGURG);
-                }
+                platform::interrupt(m);
             }
         }
     }
@@ -330,17 +340,19 @@ unsafe fn others_waiting(pp: *mut P, m: *mut M, now: i64) -> bool {
     }
 }
 
-/// SIGURG on a runtime thread. Returns false if this thread is not an M (the
-/// signal is someone else's: chain it).
+/// May the goroutine running on `m`, interrupted at `pc` with stack pointer
+/// `sp`, be stopped there (the rules of the module comment)? If so, marks the
+/// injection as on its way (`m.preempting`) and whether the goroutine must be
+/// wired to its thread first (`m.preempt_wire`), and the caller must inject
+/// the trampoline's call. On Unix `m` is the current thread's M (the signal
+/// handler runs on it); on Windows sysmon asks with `m`'s thread suspended.
 ///
 /// # Safety
-/// Called from the signal handler with the kernel's context.
-pub(crate) unsafe fn on_signal(ctx: *mut libc::c_void) -> bool {
-    let m = getm();
-    if m.is_null() {
-        return false;
-    }
-    // SAFETY: this thread's own M; plain loads only (async-signal-safe).
+/// `m` is a live M whose thread is stopped at `pc` (in a signal handler or
+/// suspended) and cannot change the fields read here meanwhile. Plain loads
+/// and stores only (async-signal-safe).
+pub(crate) unsafe fn begin_injection(m: *mut M, pc: usize, sp: usize) -> bool {
+    // SAFETY: per the contract.
     unsafe {
         let gp = (*m).curg;
         let pp = (*m).p;
@@ -350,25 +362,23 @@ pub(crate) unsafe fn on_signal(ctx: *mut libc::c_void) -> bool {
             || (*m).locks != 0
             || (*m).switching.load(Ordering::Relaxed)
         {
-            return true;
+            return false;
         }
         if (*m).preempting.load(Ordering::Relaxed) || !requested(pp) || !async_enabled() {
-            return true;
+            return false;
         }
-        let (pc, sp) = arch::ctx_pc_sp(ctx);
         // `in_rust_code` first: its ranges lie inside the executable's text.
         if !in_rust_code(pc) || super::m::in_nopreempt_text(pc) || in_panic_count_code(pc) {
-            return true;
+            return false;
         }
         let s = (*gp).stack;
         if s.is_none() || sp & 7 != 0 || sp >= s.hi || sp < s.lo + arch::headroom() {
-            return true;
+            return false;
         }
         (*m).preempting.store(true, Ordering::Relaxed);
         (*m).preempt_wire = super::m::in_callback_text(pc);
-        arch::inject_call(ctx);
+        true
     }
-    true
 }
 
 /// Called by the trampoline on the preempted goroutine's stack, with the

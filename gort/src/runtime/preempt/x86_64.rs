@@ -1,18 +1,19 @@
-//! x86-64 async-preemption trampoline and the signal-context rewrite that
-//! enters it.
+//! x86-64 async-preemption trampoline and the context rewrite that enters it.
 //!
-//! The SIGURG handler (on the M's `sigaltstack`) makes the interrupted goroutine
-//! "call" `async_preempt`: it stores the interrupted PC 128 + 8 bytes below the
-//! interrupted RSP (skipping the System V red zone, which a leaf function may be
-//! using), points RSP at it and RIP at the trampoline. When the handler returns,
-//! the kernel restores every register, so the trampoline starts with the exact
+//! The interrupt (the SIGURG handler on Unix, sysmon with the thread suspended
+//! on Windows) makes the interrupted goroutine "call" `async_preempt`
+//! (`inject`): it stores the interrupted PC 8 bytes below the interrupted RSP,
+//! after skipping the System V red zone (128 bytes a leaf function may be
+//! using; Win64 has none), points RSP at it and RIP at the trampoline. When
+//! the thread resumes, the kernel restores every register, so the trampoline starts with the exact
 //! register and flag state of the interrupted code. It saves all of it on the
 //! goroutine's stack — 15 GPRs, RFLAGS, and the full extended state with XSAVE
 //! (area sized by CPUID for the components this OS enabled in XCR0, AVX and
 //! AVX-512 included; AMX tiles excluded, see `init`) — calls `async_preempt2`
 //! (which parks the goroutine and returns when it is scheduled again), restores
-//! everything and returns with `ret 128`, popping the interrupted PC and
-//! skipping the red zone: RSP is back where it was.
+//! everything and returns with `ret 128` (`ret` on Windows), popping the
+//! interrupted PC and skipping the red zone: RSP is back where it was. On
+//! Windows the call reserves the 32-byte shadow space.
 
 use core::arch::naked_asm;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -62,43 +63,59 @@ pub(crate) fn headroom() -> usize {
     128 + 8 + 16 * 8 + XSAVE_SIZE.load(Ordering::Relaxed) as usize + 64 + 4096
 }
 
-/// PC and SP of an interrupted context.
+/// Bytes below the interrupted RSP that the interrupted code may be using
+/// without having moved RSP: System V's red zone; Win64 has none.
+#[cfg(not(windows))]
+pub(crate) const RED_ZONE: usize = 128;
+#[cfg(windows)]
+pub(crate) const RED_ZONE: usize = 0;
+
+/// Makes an interrupted context at (`pc`, `sp`) "call" `async_preempt`:
+/// stores `pc` as the return address below the red zone and returns the new
+/// (PC, SP) to resume the context with.
 ///
 /// # Safety
-/// `ctx` is the `ucontext_t` the kernel passed to a signal handler.
-pub(crate) unsafe fn ctx_pc_sp(ctx: *mut libc::c_void) -> (usize, usize) {
-    // SAFETY: per the contract.
-    unsafe {
-        let uc = ctx.cast::<libc::ucontext_t>();
-        let g = &(*uc).uc_mcontext.gregs;
-        (
-            g[libc::REG_RIP as usize] as usize,
-            g[libc::REG_RSP as usize] as usize,
-        )
-    }
+/// `sp` is the interrupted SP, with at least `headroom()` bytes of its own
+/// stack below it that nothing uses.
+pub(crate) unsafe fn inject(pc: usize, sp: usize) -> (usize, usize) {
+    let sp = sp - RED_ZONE - 8;
+    // SAFETY: per the contract: the slot is below the red zone, in the stack.
+    unsafe { (sp as *mut usize).write(pc) };
+    (async_preempt as *const () as usize, sp)
 }
 
-/// Rewrites the interrupted context so that it calls `async_preempt` on return
-/// from the signal handler.
-///
-/// # Safety
-/// `ctx` as in `ctx_pc_sp`; the interrupted SP has at least `headroom()` bytes
-/// of its own stack below it, which nothing uses.
-pub(crate) unsafe fn inject_call(ctx: *mut libc::c_void) {
-    // SAFETY: per the contract: the slot written is below the red zone.
-    unsafe {
-        let uc = ctx.cast::<libc::ucontext_t>();
-        let g = &mut (*uc).uc_mcontext.gregs;
-        let pc = g[libc::REG_RIP as usize];
-        let sp = g[libc::REG_RSP as usize] as usize - 128 - 8;
-        (sp as *mut i64).write(pc);
-        g[libc::REG_RSP as usize] = sp as i64;
-        g[libc::REG_RIP as usize] = async_preempt as *const () as usize as i64;
-    }
+/// The trampoline's call of `async_preempt2`: Win64 requires 32 bytes of
+/// shadow space above the return address; System V none.
+#[cfg(not(windows))]
+macro_rules! call_preempt2 {
+    () => {
+        "call {preempt2}"
+    };
+}
+#[cfg(windows)]
+macro_rules! call_preempt2 {
+    () => {
+        "sub rsp, 32\ncall {preempt2}\nadd rsp, 32"
+    };
 }
 
-/// Entered (never called) from a rewritten signal context: `[rsp]` holds the
-/// interrupted PC, the 128 bytes above it are the interrupted red zone.
+/// The trampoline's return: pops the interrupted PC, then skips the red zone.
+#[cfg(not(windows))]
+macro_rules! ret_interrupted {
+    () => {
+        "ret 128"
+    };
+}
+#[cfg(windows)]
+macro_rules! ret_interrupted {
+    () => {
+        "ret"
+    };
+}
+
+/// Entered (never called) from a rewritten context (`inject`): `[rsp]` holds
+/// the interrupted PC, the `RED_ZONE` bytes above it are the interrupted red
+/// zone.
 #[unsafe(naked)]
 pub(crate) unsafe extern "C" fn async_preempt() {
     naked_asm!(
@@ -142,14 +159,14 @@ pub(crate) unsafe extern "C" fn async_preempt() {
         "mov eax, dword ptr [rip + {lo}]",
         "mov edx, dword ptr [rip + {hi}]",
         "xsave64 [rsp]",
-        "call {preempt2}",
+        call_preempt2!(),
         "mov eax, dword ptr [rip + {lo}]",
         "mov edx, dword ptr [rip + {hi}]",
         "xrstor64 [rsp]",
         "jmp 3f",
         "2:",
         "fxsave64 [rsp]",
-        "call {preempt2}",
+        call_preempt2!(),
         "fxrstor64 [rsp]",
         "3:",
         "mov rsp, rbx",
@@ -170,7 +187,7 @@ pub(crate) unsafe extern "C" fn async_preempt() {
         "pop rax",
         "popfq",
         // Pop the interrupted PC and skip the red zone.
-        "ret 128",
+        ret_interrupted!(),
         size = sym XSAVE_SIZE,
         use_xsave = sym USE_XSAVE,
         lo = sym XSAVE_MASK_LO,

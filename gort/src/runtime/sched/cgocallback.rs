@@ -84,25 +84,23 @@ pub(crate) fn cgocallback<R>(f: impl FnOnce() -> R) -> R {
 /// The rule of the foreign boundary (`ffi`'s module documentation: a
 /// goroutine never changes thread between C's call and the return to C),
 /// checked in debug builds: the OS thread at a callback's entry and at its
-/// exit (`pthread_self`: libc code, which is never preempted; not the M, which
+/// exit (`os::current_tid`: system code, which is never preempted; not the M, which
 /// a plain thread's first callback binds on the way). Nothing in release
 /// builds.
 mod same_thread {
     #[cfg(debug_assertions)]
-    pub(super) struct Entry(libc::pthread_t);
+    pub(super) struct Entry(i32);
 
     #[cfg(debug_assertions)]
     impl Entry {
         #[inline(always)]
         pub(super) fn new() -> Entry {
-            // SAFETY: no preconditions.
-            Entry(unsafe { libc::pthread_self() })
+            Entry(crate::runtime::os::current_tid())
         }
 
         #[inline(always)]
         pub(super) fn check(self) {
-            // SAFETY: no preconditions.
-            if unsafe { libc::pthread_self() } != self.0 {
+            if crate::runtime::os::current_tid() != self.0 {
                 moved()
             }
         }
@@ -171,7 +169,7 @@ pub(crate) unsafe fn cgocallback_marked<R>(gp: *mut (), f: impl FnOnce() -> R) -
 #[cold]
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
-#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
 unsafe extern "C" fn unwire_keeping<R>(gp: *mut G, r: R) -> R {
     // SAFETY: per the contract.
     unsafe {
@@ -196,7 +194,7 @@ fn guarded<R>(f: impl FnOnce() -> R) -> R {
 #[cold]
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
-#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
 fn cgocallback_slow<R>(f: impl FnOnce() -> R) -> R {
     let mut f = Some(f);
     let mut out = None;
@@ -231,7 +229,7 @@ fn cgocallback_slow<R>(f: impl FnOnce() -> R) -> R {
 /// must call nothing that returns.
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_nopreempt"))]
-#[cfg_attr(windows, unsafe(link_section = ".text$gort_nopreempt_1"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortn_m"))]
 pub(crate) fn enter_fast() -> (*mut G, bool) {
     let m = m::getm_in_nopreempt_text();
     if m.is_null() {
@@ -279,7 +277,7 @@ unsafe fn leave(gp: *mut G) {
 /// cases 2 and 3 (see the module comment).
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
-#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
 fn slow(run: &mut dyn FnMut()) {
     let hold = NoPreempt::new();
     let m = hold.m();
@@ -327,7 +325,7 @@ fn slow(run: &mut dyn FnMut()) {
 /// # Safety
 /// `m` is the current thread's extra M, between callbacks.
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
-#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
 unsafe fn extra_call(m: *mut M, run: &mut dyn FnMut()) {
     // SAFETY: per the contract; the goroutine is ours until it is Dead again.
     unsafe {
@@ -339,7 +337,7 @@ unsafe fn extra_call(m: *mut M, run: &mut dyn FnMut()) {
         arch::cgocallback_switch(
             (&mut ctx as *mut (*mut M, &mut dyn FnMut())).cast(),
             on_extra_g,
-            (*gp).stack.hi,
+            &(*gp).stack,
             &mut (*m).g0_sp,
         );
         // Back on the thread's stack, "inside blocking" again.
@@ -351,7 +349,7 @@ unsafe fn extra_call(m: *mut M, run: &mut dyn FnMut()) {
 
 /// `extra_call`'s part on the goroutine's stack.
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
-#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
 unsafe extern "C" fn on_extra_g(ctx: *mut u8) {
     // SAFETY: `ctx` is `extra_call`'s tuple, alive for the call.
     let (m, run) = unsafe { &mut *ctx.cast::<(*mut M, &mut dyn FnMut())>() };
@@ -398,7 +396,7 @@ unsafe fn check_headroom(gp: *mut G) {
 #[cold]
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
-#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
 fn no_headroom(id: u64, left: usize) -> ! {
     os::write_stderr(
         format!(
@@ -415,7 +413,7 @@ fn no_headroom(id: u64, left: usize) -> ! {
 #[cold]
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
-#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
 fn panicked(payload: Box<dyn core::any::Any + Send>) -> ! {
     let gp = m::getg();
     // SAFETY: the running goroutine's own descriptor.

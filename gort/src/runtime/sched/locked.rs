@@ -141,7 +141,7 @@ pub(crate) unsafe fn unlock_internal(m: *mut M, gp: *mut G) {
 #[cold]
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
-#[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
 pub(crate) fn unwire_after_callback(gp: *mut G) {
     let hold = NoPreempt::new();
     // SAFETY: `gp` is the running goroutine, wired to this M (the hold's).

@@ -143,7 +143,7 @@ impl Sched {
 /// leaf: it must call nothing that returns.
 #[inline(never)]
 #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_nopreempt"))]
-#[cfg_attr(windows, unsafe(link_section = ".text$gort_nopreempt_1"))]
+#[cfg_attr(windows, unsafe(link_section = ".text$gortn_m"))]
 pub(crate) fn count_goroutines(delta: i64) {
     let m = super::m::getm_in_nopreempt_text();
     // SAFETY: the current thread's own M and the P it holds; nothing here can

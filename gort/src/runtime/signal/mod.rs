@@ -18,11 +18,19 @@
 //!
 //! The handler is async-signal-safe: it reads the thread's M pointer (a TLS slot
 //! that is initial-exec in an executable), formats into a stack buffer, `write`s.
+//!
+//! Windows has exceptions instead of signals: a vectored exception handler
+//! does the same for guard-region faults (`windows.rs`), and Ctrl-Break
+//! stands in for SIGQUIT.
 
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
 pub(crate) use unix::install;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::install;
 
 /// Formats `goroutine N: stack overflow (stack size K KiB)\n` into `buf`.
 pub(crate) fn format_overflow(buf: &mut [u8; 128], id: u64, size: usize) -> usize {

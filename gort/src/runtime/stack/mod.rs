@@ -30,6 +30,12 @@
 mod unix;
 #[cfg(unix)]
 use unix as sys;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::GUARD_SIZE;
+#[cfg(windows)]
+use windows as sys;
 
 use super::lock::Lock;
 use super::os;
@@ -69,9 +75,11 @@ impl Stack {
     }
 }
 
-/// Size of the guard region below each stack: one page.
+/// Size of the guard region below each stack: one page on Unix, where the
+/// fault handler runs on a signal stack; more on Windows, where it runs on
+/// the faulting stack (`windows.rs`).
 pub(crate) fn guard_size() -> usize {
-    os::page_size()
+    sys::guard_size()
 }
 
 /// The default stack size: `GORT_STACK_SIZE` (bytes, or with a `k`/`m` suffix) if
@@ -205,7 +213,7 @@ fn alloc_locked(classes: &mut Vec<Class>, size: usize) -> io::Result<Stack> {
         c.carve_left = ARENA_SLOTS;
     }
     let base = c.carve;
-    sys::install_guard(base, guard)?;
+    sys::install_guard(base, guard, size)?;
     c.carve += slot;
     c.carve_left -= 1;
     Ok(Stack {

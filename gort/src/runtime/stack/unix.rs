@@ -36,8 +36,16 @@ pub(super) fn reserve(len: usize) -> io::Result<usize> {
     }
 }
 
-/// Makes `[addr, addr+len)` a guard region: any access faults.
-pub(super) fn install_guard(addr: usize, len: usize) -> io::Result<()> {
+/// Size of the guard region below each stack: one page (the fault handler
+/// runs on the thread's signal stack, not here).
+pub(super) fn guard_size() -> usize {
+    crate::runtime::os::page_size()
+}
+
+/// Makes `[addr, addr+len)` a guard region: any access faults. (The usable
+/// stack above it, `_usable` bytes, is already there: the reservation is
+/// readable and writable, committed by the kernel as it is touched.)
+pub(super) fn install_guard(addr: usize, len: usize, _usable: usize) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     if GUARD_ADVICE_WORKS.load(Ordering::Relaxed) {
         // SAFETY: the range lies in a reservation we own and is not in use.

@@ -17,9 +17,9 @@
 //! format on each item, since the attribute takes a literal:
 //! ```text
 //! #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
-//! #[cfg_attr(windows, unsafe(link_section = ".text$gort_callback_1"))]
+//! #[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
 //! ```
-//! (`gort_nopreempt` and `.text$gort_nopreempt_1` for the other). Each
+//! (`gort_nopreempt` and `.text$gortn_m` for the other). Each
 //! platform file returns the two ranges, `[lo, hi)`: ELF from the linker's
 //! `__start_`/`__stop_` symbols (`elf.rs`), PE from marker sections sorted
 //! around the code (`pe.rs`). Elsewhere both are empty (no asynchronous
