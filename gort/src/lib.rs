@@ -36,9 +36,6 @@ mod chan;
 pub mod context;
 mod control;
 pub mod debug;
-// The Win64 foreign boundary lands as its own step (issue 15): until then
-// `ffi` is absent on Windows.
-#[cfg(not(windows))]
 pub mod ffi;
 mod runtime;
 mod scope;

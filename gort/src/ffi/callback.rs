@@ -64,16 +64,17 @@ impl<F> Callback<F> {
     /// Publishes `closure` in a free slot: the slot's stub will run
     /// `register_thunk` or `fast_thunk` if the ABI can pass them the slot
     /// record in a register (`abi::register_entry`, by the number of
-    /// integer-class arguments), else `frame_thunk`.
+    /// integer-class arguments and of all arguments), else `frame_thunk`.
     fn install<C>(
         closure: C,
         ints: usize,
+        args: usize,
         register_thunk: *const u8,
         fast_thunk: *const u8,
         frame_thunk: FrameThunk,
     ) -> Result<Self, CallbackError> {
         let data = NonNull::from(Box::leak(Box::new(closure))).cast::<()>();
-        let (entry, thunk, fast) = match abi::register_entry(ints) {
+        let (entry, thunk, fast) = match abi::register_entry(ints, args) {
             Some(entry) => (entry, register_thunk, fast_thunk),
             None => (
                 abi::frame_entry(),
@@ -202,9 +203,11 @@ macro_rules! arity {
                 }
 
                 let ints = 0 $(+ usize::from(!<$a as ArgSealed>::FLOAT))*;
+                let args = <[&str]>::len(&[$(stringify!($a)),*]);
                 Self::install(
                     closure,
                     ints,
+                    args,
                     register_thunk::<C, R, $($a),*> as *const u8,
                     fast_thunk::<C, R, $($a),*> as *const u8,
                     frame_thunk::<C, R, $($a),*>,

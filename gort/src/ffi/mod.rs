@@ -43,7 +43,8 @@
 //! arguments, exactly as the ABI placed them, to code compiled for that
 //! signature; what the host ABI makes callee-saved is preserved — on x86-64
 //! System V RBX, RBP, R12–R15 and the MXCSR and x87 control words, with DF
-//! clear. On a goroutine the entry finds the goroutine and marks it itself,
+//! clear; on Windows (Win64) also RDI, RSI and all of XMM6–XMM15. On Linux,
+//! on a goroutine, the entry finds the goroutine and marks it itself,
 //! so a callback that does not block costs a few nanoseconds more than a
 //! plain `extern "C" fn` (a `qsort` comparator: ~1.2×, see the README). The
 //! table is shared by every signature; [`in_use`] of its [`capacity`] slots
@@ -103,7 +104,7 @@ mod callback;
 mod table;
 mod types;
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, any(target_os = "linux", windows)))]
 pub(crate) use abi::fast_entries;
 pub use callback::{Callback, CallbackError};
 pub use table::CAPACITY;

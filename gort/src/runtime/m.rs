@@ -133,113 +133,25 @@ pub(crate) fn acquire_switch() -> *mut M {
 }
 
 /// Is `pc` inside `acquirem`, `acquire_switch`, `sched::count_goroutines`,
-/// `sched::cgocallback::enter_fast` or the register shims of `ffi::abi`
-/// (the `gort_nopreempt` section, bounded by the linker's `__start_`/`__stop_`
-/// symbols)? A port to a platform without them (PE, Mach-O) must bound that
-/// code some other way.
-#[cfg(target_os = "linux")]
+/// `sched::cgocallback::enter_fast` or (on Linux) the register shims of
+/// `ffi::abi`: the no-preemption text, bounded per object format by
+/// `text::nopreempt_text`?
 pub(crate) fn in_nopreempt_text(pc: usize) -> bool {
-    let (lo, hi) = nopreempt_text();
+    let (lo, hi) = super::text::nopreempt_text();
     lo <= pc && pc < hi
 }
 
-/// The `gort_nopreempt` section, `[lo, hi)`.
-#[cfg(target_os = "linux")]
-fn nopreempt_text() -> (usize, usize) {
-    unsafe extern "C" {
-        static __start_gort_nopreempt: u8;
-        static __stop_gort_nopreempt: u8;
-    }
-    (
-        &raw const __start_gort_nopreempt as usize,
-        &raw const __stop_gort_nopreempt as usize,
-    )
-}
-
-/// Windows (PE): the same functions are in the `.text$gortn_m` section,
-/// which the linker places between `.text$gortn_a` and `.text$gortn_z`
-/// (grouped sections are sorted by the name after the `$`), where
-/// `windows_text_bounds` puts a label each.
-#[cfg(windows)]
-pub(crate) fn in_nopreempt_text(pc: usize) -> bool {
-    unsafe extern "C" {
-        static gort_nopreempt_start: u8;
-        static gort_nopreempt_end: u8;
-    }
-    (&raw const gort_nopreempt_start as usize) <= pc && pc < &raw const gort_nopreempt_end as usize
-}
-
-/// See the Linux version; no asynchronous preemption here yet.
-#[cfg(not(any(target_os = "linux", windows)))]
-pub(crate) fn in_nopreempt_text(_pc: usize) -> bool {
-    false
-}
-
-/// Is `pc` in the callback text: the `gort_callback` section, which holds
-/// only code that runs between a foreign caller's call into a callback and
-/// the return to it (`ffi`'s stub table, shims and thunks, `cgocallback`'s
+/// Is `pc` in the callback text (see `runtime::text`), which holds only
+/// code that runs between a foreign caller's call into a callback and the
+/// return to it (`ffi`'s stub table, shims and thunks, `cgocallback`'s
 /// slow path and its unwiring)? A goroutine stopped there is inside a
 /// callback whatever its mark says (the thunk clears the mark a few
 /// instructions before it returns to C), so the preemption wires it to its
 /// thread (`M.preempt_wire`); a voluntary switch drops that wiring once
 /// nothing holds it (`locked::at_switch`).
-#[cfg(target_os = "linux")]
 pub(crate) fn in_callback_text(pc: usize) -> bool {
-    unsafe extern "C" {
-        static __start_gort_callback: u8;
-        static __stop_gort_callback: u8;
-    }
-    // The bounds exist only if some of the section survives
-    // `--gc-sections`, which a program without callbacks would not keep:
-    // this reference keeps the anchor.
-    core::hint::black_box(callback_text_anchor as extern "C" fn() as usize);
-    (&raw const __start_gort_callback as usize) <= pc
-        && pc < &raw const __stop_gort_callback as usize
-}
-
-/// An empty function in the callback text, so that every program has one
-/// (see `in_callback_text`). Never called.
-#[cfg(target_os = "linux")]
-#[inline(never)]
-#[unsafe(link_section = "gort_callback")]
-extern "C" fn callback_text_anchor() {}
-
-/// Windows (PE): the `.text$gortc_m` section, between the labels
-/// `windows_text_bounds` puts in `.text$gortc_a` and `.text$gortc_z` (see
-/// `in_nopreempt_text`).
-#[cfg(windows)]
-pub(crate) fn in_callback_text(pc: usize) -> bool {
-    unsafe extern "C" {
-        static gort_callback_start: u8;
-        static gort_callback_end: u8;
-    }
-    (&raw const gort_callback_start as usize) <= pc && pc < &raw const gort_callback_end as usize
-}
-
-// The bounds of the two sections on PE (see `in_nopreempt_text`): a label in
-// a section of its own just before and just after each; the references above
-// keep them through `--gc-sections`.
-#[cfg(windows)]
-core::arch::global_asm!(
-    ".section .text$gortn_a,\"xr\"",
-    ".globl gort_nopreempt_start",
-    "gort_nopreempt_start:",
-    ".section .text$gortn_z,\"xr\"",
-    ".globl gort_nopreempt_end",
-    "gort_nopreempt_end:",
-    ".section .text$gortc_a,\"xr\"",
-    ".globl gort_callback_start",
-    "gort_callback_start:",
-    ".section .text$gortc_z,\"xr\"",
-    ".globl gort_callback_end",
-    "gort_callback_end:",
-    ".text",
-);
-
-/// See the Linux version; no asynchronous preemption here yet.
-#[cfg(not(any(target_os = "linux", windows)))]
-pub(crate) fn in_callback_text(_pc: usize) -> bool {
-    false
+    let (lo, hi) = super::text::callback_text();
+    lo <= pc && pc < hi
 }
 
 /// The goroutine running on this thread, or null (g0 or a foreign thread).
@@ -585,7 +497,7 @@ mod tests {
 
     /// The preemption signal refuses PCs in the no-preemption text: it must
     /// hold exactly the look-up-and-hold functions (the linker bounds it).
-    #[cfg(target_os = "linux")]
+    #[cfg(any(target_os = "linux", windows))]
     #[test]
     fn the_no_preemption_text_holds_the_acquire_functions() {
         let count = super::super::sched::count_goroutines as fn(i64) as usize;
@@ -609,7 +521,7 @@ mod tests {
         ));
         // Four leaf functions and the callback shims: a few dozen bytes
         // each, not a stray blob of code.
-        let (lo, hi) = nopreempt_text();
+        let (lo, hi) = super::super::text::nopreempt_text();
         let len = hi - lo;
         assert!(len > 0 && len < 1024, "{len} bytes");
     }

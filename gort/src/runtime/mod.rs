@@ -13,6 +13,7 @@
 //!              spawning and G recycling, blocking hand-off, set_procs
 //!   g.rs m.rs p.rs   the three descriptors
 //!   tls/       the current thread's M (a thread-local word asm can read)
+//!   text/      where the no-preemption and callback code lies, per object format
 //!   timers.rs  per-P timer heaps and the timer-sleeping M
 //!   sysmon.rs  the monitor thread
 //!   lock.rs    runtime mutex and one-shot note
@@ -38,6 +39,7 @@ pub(crate) mod signal;
 pub(crate) mod stack;
 pub(crate) mod sysmon;
 pub(crate) mod taskalloc;
+pub(crate) mod text;
 pub(crate) mod timers;
 pub(crate) mod tls;
 pub(crate) mod waiter;

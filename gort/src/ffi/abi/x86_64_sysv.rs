@@ -315,11 +315,11 @@ pub fn fast_entries() -> [usize; 5] {
     shims.map(|f| f as usize)
 }
 
-/// The entry for a signature with `ints` integer-class arguments whose
-/// thunks take the slot record (and the fast thunk the goroutine) as more:
-/// `None` unless the record goes in a general register; then the frame shim
-/// is used.
-pub fn register_entry(ints: usize) -> Option<*const u8> {
+/// The entry for a signature with `ints` integer-class arguments (of
+/// `args` in all: classes, not positions, decide here) whose thunks take the
+/// slot record (and the fast thunk the goroutine) as more: `None` unless the
+/// record goes in a general register; then the frame shim is used.
+pub fn register_entry(ints: usize, _args: usize) -> Option<*const u8> {
     let shim: unsafe extern "C" fn() = match ints {
         0 => shim_rdi,
         1 => shim_rsi,
