@@ -1,5 +1,6 @@
 //! A short tour of gort: `cargo run --release --example tour`.
 
+use core::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -170,22 +171,22 @@ fn main() {
     let calls = std::sync::Arc::new(AtomicU64::new(0));
     let counter = calls.clone();
     let descending = true;
-    let cmp = gort::ffi::Callback::<
-        extern "C" fn(*const libc::c_void, *const libc::c_void) -> libc::c_int,
-    >::new(move |a, b| {
-        counter.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: qsort passes pointers to two u64 elements of the array.
-        let (a, b) = unsafe { (*a.cast::<u64>(), *b.cast::<u64>()) };
-        let o = if descending { b.cmp(&a) } else { a.cmp(&b) };
-        o as libc::c_int
-    })
+    let cmp = gort::ffi::Callback::<extern "C" fn(*const c_void, *const c_void) -> c_int>::new(
+        move |a, b| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: qsort passes pointers to two u64 elements of the array.
+            let (a, b) = unsafe { (*a.cast::<u64>(), *b.cast::<u64>()) };
+            let o = if descending { b.cmp(&a) } else { a.cmp(&b) };
+            o as c_int
+        },
+    )
     .expect("callback table full");
     let mut v: Vec<u64> = (0..100_000u64)
         .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
         .collect();
     let t = Instant::now();
     // SAFETY: `v` holds `v.len()` elements of 8 bytes; `cmp` outlives the call.
-    unsafe { libc::qsort(v.as_mut_ptr().cast(), v.len(), 8, Some(cmp.as_fn())) };
+    unsafe { qsort(v.as_mut_ptr().cast(), v.len(), 8, cmp.as_fn()) };
     assert!(v.windows(2).all(|w| w[0] >= w[1]));
     println!(
         "10. C qsort sorted 100 000 u64 descending with a Rust closure in {:?} ({} comparisons)",
@@ -193,7 +194,8 @@ fn main() {
         calls.load(Ordering::Relaxed)
     );
 
-    // 11. A thread created by C (pthread_create) calls back into goroutine
+    // 11. A thread created by the OS's C API (pthread_create, CreateThread)
+    //     calls back into goroutine
     //     code: each call blocks receiving a job from a channel that a
     //     goroutine feeds (the thread sleeps meanwhile), and answers on another.
     let (jobs_tx, jobs) = gort::chan::<u64>(0);
@@ -208,29 +210,9 @@ fn main() {
     })
     .expect("callback table full");
     let feeder = gort::go(move || (1..=5u64).for_each(|j| jobs_tx.send(j).unwrap()));
-    extern "C" fn c_thread_main(f: *mut libc::c_void) -> *mut libc::c_void {
-        // SAFETY: `f` is the callback's function pointer, passed below.
-        let f: extern "C" fn() -> u64 = unsafe { std::mem::transmute(f) };
-        let sum: u64 = (0..5).map(|_| f()).sum();
-        sum as usize as *mut libc::c_void
-    }
     let f = work.as_fn();
-    let c_sum = gort::blocking(|| {
-        // SAFETY: plain pthread calls; the thread is joined before `work` drops.
-        unsafe {
-            let mut th: libc::pthread_t = std::mem::zeroed();
-            let rc = libc::pthread_create(
-                &mut th,
-                std::ptr::null(),
-                c_thread_main,
-                f as *mut libc::c_void,
-            );
-            assert_eq!(rc, 0, "pthread_create");
-            let mut ret: *mut libc::c_void = std::ptr::null_mut();
-            libc::pthread_join(th, &mut ret);
-            ret as usize as u64
-        }
-    });
+    // SAFETY: the thread is joined before `work` drops.
+    let c_sum = gort::blocking(|| unsafe { c_thread::run_and_join(f) });
     feeder.join().unwrap();
     let answers: Vec<(u64, u64)> = results_rx.try_iter().collect();
     println!(
@@ -244,4 +226,70 @@ fn main() {
         "\nstats: {} goroutine switches, {} steals, {} OS threads for {} processors",
         s.context_switches, s.steals, s.threads, s.procs
     );
+}
+
+// C's qsort (libc on Unix, msvcrt on Windows).
+unsafe extern "C" {
+    fn qsort(
+        base: *mut c_void,
+        n: usize,
+        size: usize,
+        cmp: extern "C" fn(*const c_void, *const c_void) -> c_int,
+    );
+}
+
+/// A thread the runtime did not make, created through the OS's C API, that
+/// calls `f` five times and returns the sum.
+mod c_thread {
+    /// # Safety
+    /// `f` stays callable until this returns.
+    #[cfg(unix)]
+    pub unsafe fn run_and_join(f: extern "C" fn() -> u64) -> u64 {
+        extern "C" fn main(f: *mut libc::c_void) -> *mut libc::c_void {
+            // SAFETY: `f` is the callback's function pointer, passed below.
+            let f: extern "C" fn() -> u64 = unsafe { std::mem::transmute(f) };
+            let sum: u64 = (0..5).map(|_| f()).sum();
+            sum as usize as *mut libc::c_void
+        }
+        // SAFETY: plain pthread calls; the thread is joined here.
+        unsafe {
+            let mut th: libc::pthread_t = std::mem::zeroed();
+            let rc = libc::pthread_create(&mut th, std::ptr::null(), main, f as *mut libc::c_void);
+            assert_eq!(rc, 0, "pthread_create");
+            let mut ret: *mut libc::c_void = std::ptr::null_mut();
+            libc::pthread_join(th, &mut ret);
+            ret as usize as u64
+        }
+    }
+
+    /// # Safety
+    /// As the Unix version.
+    #[cfg(windows)]
+    pub unsafe fn run_and_join(f: extern "C" fn() -> u64) -> u64 {
+        use windows_sys::Win32::Foundation::CloseHandle;
+        use windows_sys::Win32::System::Threading::{CreateThread, INFINITE, WaitForSingleObject};
+        struct Call(extern "C" fn() -> u64, u64);
+        unsafe extern "system" fn main(p: *mut core::ffi::c_void) -> u32 {
+            // SAFETY: `p` is the `Call` below, alive until the thread is joined.
+            let call = unsafe { &mut *p.cast::<Call>() };
+            call.1 = (0..5).map(|_| (call.0)()).sum();
+            0
+        }
+        let mut call = Call(f, 0);
+        // SAFETY: plain thread calls; the thread is joined before `call` drops.
+        unsafe {
+            let h = CreateThread(
+                std::ptr::null(),
+                0,
+                Some(main),
+                (&mut call as *mut Call).cast(),
+                0,
+                std::ptr::null_mut(),
+            );
+            assert!(!h.is_null(), "CreateThread");
+            WaitForSingleObject(h, INFINITE);
+            CloseHandle(h);
+        }
+        call.1
+    }
 }

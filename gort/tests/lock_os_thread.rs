@@ -63,7 +63,7 @@ fn background(
                     // it was true at that moment: this goroutine was then running
                     // on the locked thread, which must run nothing else.
                     let before = locked.load(Ordering::SeqCst);
-                    let t = tid() as u64;
+                    let t = tid();
                     if before
                         && locked.load(Ordering::SeqCst)
                         && t == locked_tid.load(Ordering::SeqCst)
@@ -101,7 +101,7 @@ fn churn_scenario(lock: bool) {
         let threads = gort::go(move || {
             if lock {
                 gort::lock_os_thread();
-                lt2.store(tid() as u64, Ordering::SeqCst);
+                lt2.store(tid(), Ordering::SeqCst);
                 l2.store(true, Ordering::SeqCst);
             }
             let mut seen = vec![tid()];

@@ -225,7 +225,7 @@ fn panicking_is_true_only_in_the_panicking_goroutine() {
         struct Slow;
         impl Drop for Slow {
             fn drop(&mut self) {
-                PANIC_TID.store(tid() as u64, Ordering::SeqCst);
+                PANIC_TID.store(tid(), Ordering::SeqCst);
                 UNWINDING.store(true, Ordering::SeqCst);
                 for _ in 0..200 {
                     spin(20_000);
@@ -248,7 +248,7 @@ fn panicking_is_true_only_in_the_panicking_goroutine() {
                                 SEEN_TRUE.fetch_add(1, Ordering::Relaxed);
                             }
                             if UNWINDING.load(Ordering::SeqCst)
-                                && PANIC_TID.load(Ordering::SeqCst) == tid() as u64
+                                && PANIC_TID.load(Ordering::SeqCst) == tid()
                             {
                                 SHARED_TID.fetch_add(1, Ordering::Relaxed);
                             }

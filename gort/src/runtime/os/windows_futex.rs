@@ -231,7 +231,7 @@ fn timed_wait(word: &AtomicU32, expected: u32, ns: i64) {
     let woken = unsafe {
         if node.queued {
             let mut link: *mut *mut Node = b.head.get();
-            while *link != &mut node as *mut Node {
+            while !core::ptr::eq(*link, &node) {
                 link = &mut (**link).next;
             }
             *link = node.next;

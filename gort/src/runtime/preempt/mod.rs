@@ -232,7 +232,9 @@ fn in_rust_code(pc: usize) -> bool {
     i > 0 && pc < ranges[i - 1].1
 }
 
-/// The executable's code, `[lo, hi)` (`(0, 0)` before `init`).
+/// The executable's code, `[lo, hi)` (`(0, 0)` before `init`): for the Unix
+/// fault report.
+#[cfg(unix)]
 pub(crate) fn text_range() -> (usize, usize) {
     (
         TEXT_LO.load(Ordering::Relaxed),

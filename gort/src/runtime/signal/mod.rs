@@ -53,9 +53,11 @@ impl<'a> Writer<'a> {
     pub fn new(buf: &'a mut [u8]) -> Self {
         Writer { buf, n: 0 }
     }
+    #[cfg(unix)]
     pub fn text(&self) -> &[u8] {
         &self.buf[..self.n]
     }
+    #[cfg(unix)]
     pub fn hex(&mut self, mut v: u64) {
         let mut tmp = [0u8; 16];
         let mut i = tmp.len();
