@@ -27,14 +27,6 @@ fn child_command(test: &str, mode: &str, extra_env: &[(&str, &str)]) -> Command 
     ])
     .env("GORT_TEST_CHILD", mode)
     .env("RUST_BACKTRACE", "0");
-    // Windows: a console process group of its own, so that a Ctrl-Break the
-    // child raises (its goroutine dump, `debug_dump.rs`) stays there.
-    #[cfg(windows)]
-    {
-        use std::os::windows::process::CommandExt;
-        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
-        cmd.creation_flags(CREATE_NEW_PROCESS_GROUP);
-    }
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
