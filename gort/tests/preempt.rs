@@ -263,11 +263,16 @@ fn computations_are_bit_exact_under_constant_preemption() {
 }
 
 // ---- the red zone ----
+//
+// System V only: Win64 has no red zone (nothing may live below RSP, and the
+// preemption's injected return address goes right there), and passes the
+// argument in RCX.
 
 /// A leaf function (no calls, RSP never moves) that keeps 16 live counters in
 /// the 128-byte red zone below RSP and four in scratch registers, bumps them
 /// `iters` times, and returns how many ended up wrong (0 if every preemption
 /// left the red zone and the registers alone).
+#[cfg(not(windows))]
 #[unsafe(naked)]
 extern "C" fn red_zone_leaf(iters: u64) -> u64 {
     core::arch::naked_asm!(
@@ -447,6 +452,7 @@ extern "C" fn red_zone_leaf(iters: u64) -> u64 {
     )
 }
 
+#[cfg(not(windows))]
 fn red_zone_child() {
     let before = gort::debug::stats().preemptions;
     let bad: u64 = gort::run(|| {
@@ -465,6 +471,7 @@ fn red_zone_child() {
     println!("bad={bad} preemptions={n}");
 }
 
+#[cfg(not(windows))]
 #[test]
 fn red_zone_of_a_leaf_function_survives_preemption() {
     if child_mode().as_deref() == Some("redzone") {
