@@ -7,14 +7,12 @@ use std::sync::{Mutex, OnceLock};
 use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::Storage::FileSystem::WriteFile;
 use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE};
-use windows_sys::Win32::System::Diagnostics::Debug::{
-    CONTEXT, CONTEXT_CONTROL_AMD64, GetThreadContext,
-};
+use windows_sys::Win32::System::Diagnostics::Debug::CONTEXT;
 use windows_sys::Win32::System::Performance::{QueryPerformanceCounter, QueryPerformanceFrequency};
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::{
-    GetCurrentThreadId, OpenThread, ResumeThread, SuspendThread, THREAD_GET_CONTEXT,
-    THREAD_SET_CONTEXT, THREAD_SUSPEND_RESUME,
+    GetCurrentThreadId, GetThreadTimes, OpenThread, THREAD_GET_CONTEXT,
+    THREAD_QUERY_LIMITED_INFORMATION, THREAD_SET_CONTEXT, THREAD_SUSPEND_RESUME,
 };
 
 pub(crate) use super::windows_futex::{futex_wait, futex_wake};
@@ -122,7 +120,10 @@ impl ThreadHandle {
         // thread that callers then check (they compare its state to an M's).
         let h = unsafe {
             OpenThread(
-                THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_SET_CONTEXT,
+                THREAD_SUSPEND_RESUME
+                    | THREAD_GET_CONTEXT
+                    | THREAD_SET_CONTEXT
+                    | THREAD_QUERY_LIMITED_INFORMATION,
                 0,
                 tid as u32,
             )
@@ -148,59 +149,58 @@ impl Drop for ThreadHandle {
 #[repr(C, align(16))]
 pub(crate) struct AlignedContext(pub CONTEXT);
 
-/// Where thread `tid` was when last sampled here (RIP, RSP) and for how many
-/// samples in a row it has not moved (`thread_blocked`).
-static STILL: Mutex<Vec<(i32, u64, u64, u32)>> = Mutex::new(Vec::new());
+/// Per thread sampled by `thread_blocked`: the CPU time it had used, and
+/// since when (`nanotime`) it has had exactly that much.
+static CPU_SEEN: Mutex<Vec<(i32, u64, i64)>> = Mutex::new(Vec::new());
 
-/// True if thread `tid` of this process looks blocked in the kernel: its
-/// user-mode RIP and RSP have not changed over the last three calls (sysmon
-/// asks once per tick while the thread's P has not switched for 10 ms).
-/// Windows offers no cheap thread-state query that Wine implements (thread
-/// cycle time and times read as 0 there), but a thread waiting in the kernel
-/// sits at one system-call return address with one stack pointer, while a
-/// running one, even in a spin loop, is found at the same instruction three
-/// times in a row only by a long chance. Not async-signal-safe (locks,
-/// allocates); never called with another thread suspended.
+/// A thread whose CPU time has not moved for this long is taken as blocked.
+/// Thread times tick in 10 ms (Wine: the kernel's jiffies) to 15.6 ms (the
+/// Windows clock interrupt) steps, so a running thread can look still for
+/// one step, not for several.
+const STILL_NS: i64 = 50_000_000;
+
+/// True if thread `tid` of this process looks blocked in the kernel: its CPU
+/// time (kernel and user, `GetThreadTimes`) has not changed for `STILL_NS`
+/// (sysmon asks once per tick while the thread's P has not switched for
+/// 10 ms, so a preempted goroutine behind a blocked thread is released after
+/// ~60 ms here, against ~10 ms on Linux). Windows offers no cheap query of a
+/// thread's scheduling state that Wine implements (thread cycle time reads
+/// as 0 there). A runnable thread the OS does not get to run for 50 ms would
+/// also count, which on Linux it does not. Not async-signal-safe (locks,
+/// allocates).
 pub(crate) fn thread_blocked(tid: i32) -> bool {
     let Some(h) = ThreadHandle::open(tid) else {
         return false;
     };
-    let mut ctx: AlignedContext = AlignedContext(
-        // SAFETY: CONTEXT is plain data; zero is a valid bit pattern.
-        unsafe { core::mem::zeroed() },
-    );
-    ctx.0.ContextFlags = CONTEXT_CONTROL_AMD64;
-    // SAFETY: our handle; the context buffer is aligned and lives here. The
-    // thread is resumed before anything else happens on this thread (no
-    // allocation while it is stopped: it may hold the heap lock).
-    let (rip, rsp) = unsafe {
-        if SuspendThread(h.raw()) == u32::MAX {
-            return false;
-        }
-        let ok = GetThreadContext(h.raw(), &mut ctx.0) != 0;
-        ResumeThread(h.raw());
-        if !ok {
-            return false;
-        }
-        (ctx.0.Rip, ctx.0.Rsp)
+    let mut t = [0u64; 4];
+    // SAFETY: our handle; four out-pointers to FILETIME-sized slots.
+    let ok = unsafe {
+        GetThreadTimes(
+            h.raw(),
+            (&mut t[0] as *mut u64).cast(),
+            (&mut t[1] as *mut u64).cast(),
+            (&mut t[2] as *mut u64).cast(),
+            (&mut t[3] as *mut u64).cast(),
+        ) != 0
     };
-    let mut still = STILL.lock().unwrap_or_else(|e| e.into_inner());
-    let n = match still.iter_mut().find(|e| e.0 == tid) {
-        Some(e) if e.1 == rip && e.2 == rsp => {
-            e.3 += 1;
-            e.3
-        }
+    if !ok {
+        return false;
+    }
+    let cpu = t[2] + t[3];
+    let now = nanotime();
+    let mut seen = CPU_SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    match seen.iter_mut().find(|e| e.0 == tid) {
+        Some(e) if e.1 == cpu => now - e.2 >= STILL_NS,
         Some(e) => {
-            *e = (tid, rip, rsp, 1);
-            1
+            *e = (tid, cpu, now);
+            false
         }
         None => {
-            if still.len() >= 256 {
-                still.clear();
+            if seen.len() >= 256 {
+                seen.clear();
             }
-            still.push((tid, rip, rsp, 1));
-            1
+            seen.push((tid, cpu, now));
+            false
         }
-    };
-    n >= 3
+    }
 }
