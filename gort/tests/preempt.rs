@@ -211,6 +211,9 @@ fn works() -> Vec<(&'static str, Work)> {
 /// second with a 20 µs slice), so 100 000 would take a quarter of an hour;
 /// 5 000 take ~45 s.
 const EXACT_PREEMPTIONS: u64 = if cfg!(windows) { 5_000 } else { 100_000 };
+/// What a few seconds of constant requests reach at the least (Windows: see
+/// `EXACT_PREEMPTIONS`; 500 to 1 300 were seen in ~6 s under Wine).
+const SOME_PREEMPTIONS: u64 = if cfg!(windows) { 100 } else { 1_000 };
 
 fn exactness_child() {
     const ITERS: u64 = 4_000_000;
@@ -632,7 +635,7 @@ fn thread_local_address_is_stable_across_async_preemption() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout_value(&out, "moved"), Some(0), "{stdout}");
     let n = stdout_value(&out, "preemptions").unwrap();
-    assert!(n >= 1_000, "only {n} preemptions: {stdout}");
+    assert!(n >= SOME_PREEMPTIONS, "only {n} preemptions: {stdout}");
 }
 
 // ---- a preempted goroutine whose thread blocks is released ----

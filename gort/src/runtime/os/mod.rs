@@ -14,7 +14,7 @@
 //! - `current_tid()`, `signal_thread(tid, sig)`: preemption signals to one thread
 //!   (Unix; on Windows `ThreadHandle` and `AlignedContext` serve preemption,
 //!   which suspends the thread instead); `thread_blocked(tid)`: is it asleep
-//!   in the kernel;
+//!   in the kernel (Linux; `preempt/windows.rs` judges it on Windows);
 //! - `loaded_object(addr)`: the loaded object containing `addr` (load
 //!   address, code range, file); `text_range(addr)`: just its code range;
 //!   `Functions::of_object(addr)`: that object's functions from its symbol

@@ -3,7 +3,7 @@
 //! standard error handle, and per-thread set-up.
 
 use core::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::Storage::FileSystem::WriteFile;
 use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE};
@@ -11,8 +11,8 @@ use windows_sys::Win32::System::Diagnostics::Debug::CONTEXT;
 use windows_sys::Win32::System::Performance::{QueryPerformanceCounter, QueryPerformanceFrequency};
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::{
-    GetCurrentThreadId, GetThreadTimes, OpenThread, THREAD_GET_CONTEXT,
-    THREAD_QUERY_LIMITED_INFORMATION, THREAD_SET_CONTEXT, THREAD_SUSPEND_RESUME,
+    GetCurrentThreadId, OpenThread, THREAD_GET_CONTEXT, THREAD_QUERY_LIMITED_INFORMATION,
+    THREAD_SET_CONTEXT, THREAD_SUSPEND_RESUME,
 };
 
 pub(crate) use super::windows_futex::{futex_wait, futex_wake};
@@ -148,59 +148,3 @@ impl Drop for ThreadHandle {
 /// one would only fail on Windows, `../shared/notes/platforms.md` 2c).
 #[repr(C, align(16))]
 pub(crate) struct AlignedContext(pub CONTEXT);
-
-/// Per thread sampled by `thread_blocked`: the CPU time it had used, and
-/// since when (`nanotime`) it has had exactly that much.
-static CPU_SEEN: Mutex<Vec<(i32, u64, i64)>> = Mutex::new(Vec::new());
-
-/// A thread whose CPU time has not moved for this long is taken as blocked.
-/// Thread times tick in 10 ms (Wine: the kernel's jiffies) to 15.6 ms (the
-/// Windows clock interrupt) steps, so a running thread can look still for
-/// one step, not for several.
-const STILL_NS: i64 = 50_000_000;
-
-/// True if thread `tid` of this process looks blocked in the kernel: its CPU
-/// time (kernel and user, `GetThreadTimes`) has not changed for `STILL_NS`
-/// (sysmon asks once per tick while the thread's P has not switched for
-/// 10 ms, so a preempted goroutine behind a blocked thread is released after
-/// ~60 ms here, against ~10 ms on Linux). Windows offers no cheap query of a
-/// thread's scheduling state that Wine implements (thread cycle time reads
-/// as 0 there). A runnable thread the OS does not get to run for 50 ms would
-/// also count, which on Linux it does not. Not async-signal-safe (locks,
-/// allocates).
-pub(crate) fn thread_blocked(tid: i32) -> bool {
-    let Some(h) = ThreadHandle::open(tid) else {
-        return false;
-    };
-    let mut t = [0u64; 4];
-    // SAFETY: our handle; four out-pointers to FILETIME-sized slots.
-    let ok = unsafe {
-        GetThreadTimes(
-            h.raw(),
-            (&mut t[0] as *mut u64).cast(),
-            (&mut t[1] as *mut u64).cast(),
-            (&mut t[2] as *mut u64).cast(),
-            (&mut t[3] as *mut u64).cast(),
-        ) != 0
-    };
-    if !ok {
-        return false;
-    }
-    let cpu = t[2] + t[3];
-    let now = nanotime();
-    let mut seen = CPU_SEEN.lock().unwrap_or_else(|e| e.into_inner());
-    match seen.iter_mut().find(|e| e.0 == tid) {
-        Some(e) if e.1 == cpu => now - e.2 >= STILL_NS,
-        Some(e) => {
-            *e = (tid, cpu, now);
-            false
-        }
-        None => {
-            if seen.len() >= 256 {
-                seen.clear();
-            }
-            seen.push((tid, cpu, now));
-            false
-        }
-    }
-}

@@ -305,7 +305,7 @@ pub(crate) fn sysmon_check(now: i64) -> bool {
             if ran >= RELEASE_NS
                 && !m.is_null()
                 && (*m).naffine.load(Ordering::Relaxed) > 0
-                && os::thread_blocked((*m).tid.load(Ordering::Relaxed))
+                && platform::thread_blocked(m)
             {
                 release_affine(m);
                 acted = true;

@@ -19,6 +19,15 @@ pub(super) unsafe fn interrupt(m: *mut M) {
     }
 }
 
+/// Is `m`'s thread blocked in the kernel (see `os::thread_blocked`)?
+///
+/// # Safety
+/// `m` is a live M.
+pub(super) unsafe fn thread_blocked(m: *mut M) -> bool {
+    // SAFETY: per the contract.
+    os::thread_blocked(unsafe { (*m).tid.load(Ordering::Relaxed) })
+}
+
 /// SIGURG on a runtime thread. Returns false if this thread is not an M (the
 /// signal is someone else's: chain it).
 ///

@@ -15,6 +15,7 @@ use super::arch;
 use crate::runtime::m::M;
 use crate::runtime::os::{AlignedContext, ThreadHandle};
 use core::sync::atomic::Ordering;
+use std::sync::Mutex;
 use windows_sys::Win32::System::Diagnostics::Debug::{
     CONTEXT_CONTROL_AMD64, GetThreadContext, SetThreadContext,
 };
@@ -65,4 +66,72 @@ pub(super) unsafe fn interrupt(m: *mut M) {
         }
         ResumeThread(h.raw());
     }
+}
+
+/// Where each sampled thread was stopped by `thread_blocked` (RIP, RSP) and
+/// for how many samples in a row it was found there, outside Rust code.
+static STILL: Mutex<Vec<(i32, u64, u64, u32)>> = Mutex::new(Vec::new());
+
+/// Is `m`'s thread blocked in the kernel? Windows has no cheap query of a
+/// thread's scheduling state that Wine implements (thread cycle time reads
+/// as 0 there; thread times stop while sysmon's own preemption attempts hold
+/// the thread suspended, ~8 ms each under Wine). So sysmon stops the thread
+/// and looks: a thread waiting in the kernel sits in system code (outside
+/// the program's Rust functions) at one return address with one stack
+/// pointer, sample after sample; a running thread is in Rust code (a spin
+/// loop there keeps RSP and few RIPs: never counted) or, in a system DLL,
+/// moves. Three still samples in a row (sysmon asks once per tick while the
+/// thread's P has not switched for 10 ms) count as blocked. A thread
+/// spinning on a lock inside system code counts too, which is the case
+/// this exists for.
+///
+/// # Safety
+/// `m` is a live M.
+pub(super) unsafe fn thread_blocked(m: *mut M) -> bool {
+    // SAFETY: per the contract.
+    let tid = unsafe { (*m).tid.load(Ordering::Relaxed) };
+    if tid == 0 {
+        return false;
+    }
+    let Some(h) = ThreadHandle::open(tid) else {
+        return false;
+    };
+    let mut ctx = AlignedContext(
+        // SAFETY: CONTEXT is plain data; zero is a valid bit pattern.
+        unsafe { core::mem::zeroed() },
+    );
+    ctx.0.ContextFlags = CONTEXT_CONTROL_AMD64;
+    // SAFETY: as in `interrupt`: resumed on every path, nothing in between
+    // allocates or locks.
+    let (rip, rsp) = unsafe {
+        if SuspendThread(h.raw()) == u32::MAX {
+            return false;
+        }
+        let ok = GetThreadContext(h.raw(), &mut ctx.0) != 0;
+        ResumeThread(h.raw());
+        if !ok {
+            return false;
+        }
+        (ctx.0.Rip, ctx.0.Rsp)
+    };
+    let in_system = !super::in_rust_code(rip as usize);
+    let mut still = STILL.lock().unwrap_or_else(|e| e.into_inner());
+    let n = match still.iter_mut().find(|e| e.0 == tid) {
+        Some(e) if in_system && e.1 == rip && e.2 == rsp => {
+            e.3 += 1;
+            e.3
+        }
+        Some(e) => {
+            *e = (tid, rip, rsp, u32::from(in_system));
+            e.3
+        }
+        None => {
+            if still.len() >= 256 {
+                still.clear();
+            }
+            still.push((tid, rip, rsp, u32::from(in_system)));
+            u32::from(in_system)
+        }
+    };
+    n >= 3
 }
