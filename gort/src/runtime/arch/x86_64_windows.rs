@@ -206,8 +206,9 @@ macro_rules! record_stack_limit {
 /// Starts a new goroutine: records g0's TEB words in its header, points the
 /// TEB at `gp`'s stack, resets MXCSR and the x87 control word to their
 /// defaults (only if they differ: see `gogo`), switches to `stack_top`
-/// (rounded down to 16 bytes, less 16: the top word is the stack's) and jumps to `gostart` with RBX = `gp`, R12 =
-/// `m`, which calls `goroutine_main(gp, m)`.
+/// (rounded down to 16 bytes, less 16: the top word is the stack's) and
+/// jumps to `gostart` with RBX = `gp`, R12 = `m`, which calls
+/// `goroutine_main(gp, m)`.
 ///
 /// # Safety
 /// On `m`'s g0 stack. `stack_top` is the top of `gp`'s stack, on which
