@@ -8,9 +8,28 @@ use std::process::{Command, Output};
 /// checks the variable and does the crashing thing; the parent asserts on the
 /// output. This keeps crash tests as ordinary `#[test]` functions.
 pub fn run_child(test: &str, mode: &str, extra_env: &[(&str, &str)]) -> Output {
-    child_command(test, mode, extra_env)
-        .output()
-        .expect("spawn child test process")
+    let mut cmd = child_command(test, mode, extra_env);
+    with_retries(|| cmd.output())
+}
+
+/// Runs a process-spawning `f`, retrying a failed spawn under Windows: Wine's
+/// CreateProcess now and then fails with ERROR_INTERNAL_ERROR (1359) when a
+/// test starts children back to back (seen once in 150 children). A spawn
+/// that keeps failing fails the test.
+fn with_retries<T>(mut f: impl FnMut() -> std::io::Result<T>) -> T {
+    let attempts = if cfg!(windows) { 5 } else { 1 };
+    let mut last = None;
+    for i in 0..attempts {
+        match f() {
+            Ok(v) => return v,
+            Err(e) => {
+                eprintln!("spawn child test process (attempt {}): {e}", i + 1);
+                last = Some(e);
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        }
+    }
+    panic!("spawn child test process: {:?}", last.expect("attempted"));
 }
 
 /// The command that re-runs this test binary for exactly `test` as a child
@@ -126,7 +145,7 @@ pub fn run_child_timeout(
     use std::process::Stdio;
     let mut cmd = child_command(test, mode, extra_env);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn child test process");
+    let mut child = with_retries(|| cmd.spawn());
     // Drain both pipes while waiting: a child that writes more than a pipe
     // holds (64 KiB: a thousand panic messages) would otherwise block.
     fn drain(mut r: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
