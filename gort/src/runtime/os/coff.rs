@@ -12,8 +12,8 @@
 //! the import thunks). A stripped binary has no symbol table: the look-ups
 //! find nothing, and the caller does without.
 
+use super::file_bytes::{read_at, u16_at, u32_at};
 use super::rust_symbols::{ends_path, is_rust_symbol, merged};
-use std::io::{Read, Seek, SeekFrom};
 use windows_sys::Win32::Foundation::HMODULE;
 use windows_sys::Win32::System::Diagnostics::Debug::{
     IMAGE_FILE_HEADER, IMAGE_SCN_MEM_EXECUTE, IMAGE_SECTION_HEADER,
@@ -311,26 +311,6 @@ fn records(syms: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 #[cfg(test)]
 pub(crate) fn function_range(anchor: usize, needle: &[u8]) -> Option<(usize, usize)> {
     Functions::of_object(anchor)?.find_function(needle)
-}
-
-fn read_at(f: &mut std::fs::File, off: u64, len: usize) -> Option<Vec<u8>> {
-    // Symbol tables of large programs run to a few MB; refuse absurd sizes
-    // (a corrupt header) rather than allocate them.
-    if len > 256 << 20 {
-        return None;
-    }
-    let mut v = vec![0u8; len];
-    f.seek(SeekFrom::Start(off)).ok()?;
-    f.read_exact(&mut v).ok()?;
-    Some(v)
-}
-
-fn u16_at(b: &[u8], i: usize) -> u16 {
-    u16::from_le_bytes([b[i], b[i + 1]])
-}
-
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes(b[i..i + 4].try_into().unwrap())
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
 #[cfg(any(target_os = "linux", windows))]
+mod file_bytes;
+#[cfg(any(target_os = "linux", windows))]
 mod rust_symbols;
 #[cfg(target_os = "linux")]
 mod symtab;

@@ -8,8 +8,9 @@
 //! the PLT). A stripped binary has
 //! no `.symtab`: the look-ups find nothing, and the caller does without.
 
+use super::file_bytes::{read_at, u16_at, u32_at, u64_at};
 use super::rust_symbols::{ends_path, is_rust_symbol, merged};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 
 /// The function symbols of one loaded object: run-time start, size, name.
 pub(crate) struct Functions {
@@ -95,30 +96,6 @@ impl Functions {
 #[cfg(test)]
 pub(crate) fn function_range(anchor: usize, needle: &[u8]) -> Option<(usize, usize)> {
     Functions::of_object(anchor)?.find_function(needle)
-}
-
-fn read_at(f: &mut std::fs::File, off: u64, len: usize) -> Option<Vec<u8>> {
-    // Symbol tables of large programs run to a few MB; refuse absurd sizes
-    // (a corrupt header) rather than allocate them.
-    if len > 256 << 20 {
-        return None;
-    }
-    let mut v = vec![0u8; len];
-    f.seek(SeekFrom::Start(off)).ok()?;
-    f.read_exact(&mut v).ok()?;
-    Some(v)
-}
-
-fn u16_at(b: &[u8], i: usize) -> u16 {
-    u16::from_le_bytes([b[i], b[i + 1]])
-}
-
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes(b[i..i + 4].try_into().unwrap())
-}
-
-fn u64_at(b: &[u8], i: usize) -> u64 {
-    u64::from_le_bytes(b[i..i + 8].try_into().unwrap())
 }
 
 #[cfg(test)]
