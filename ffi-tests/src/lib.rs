@@ -18,7 +18,7 @@ mod windows;
 #[cfg(windows)]
 pub use windows::*;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -77,74 +77,21 @@ impl Drop for Watchdog {
 /// The default limit for one test: 60 s.
 pub const TEST_LIMIT: Duration = Duration::from_secs(60);
 
-/// The environment variable that selects a child process's role.
-pub const CHILD_ENV: &str = "GORT_FFI_TEST_CHILD";
+pub use gort_test_support::child_mode;
 
-/// The role this process was started with, if it is a child (see [`run_child`]).
-pub fn child_mode() -> Option<String> {
-    std::env::var(CHILD_ENV).ok()
-}
-
-/// Re-runs the current test binary for exactly `test` with `GORT_FFI_TEST_CHILD=mode`
-/// and returns its output; kills it and panics if it runs longer than `limit`.
+/// Re-runs the current test binary for exactly `test` in role `mode` (see
+/// `gort_test_support::Child`) and returns its output; kills it and panics if
+/// it runs longer than `limit`.
 pub fn run_child(test: &str, mode: &str, limit: Duration) -> Output {
     run_child_env(test, mode, &[], limit)
 }
 
 /// [`run_child`] with more environment variables for the child.
 pub fn run_child_env(test: &str, mode: &str, env: &[(&str, &str)], limit: Duration) -> Output {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        test,
-        "--exact",
-        "--nocapture",
-        "--include-ignored",
-        "--test-threads=1",
-    ])
-    .env(CHILD_ENV, mode)
-    .env("RUST_BACKTRACE", "0")
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn child test process");
-    // Drained while waiting: a chatty child must not block on a full pipe.
-    fn drain(mut r: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            v
-        })
-    }
-    let out = drain(child.stdout.take().expect("piped stdout"));
-    let err = drain(child.stderr.take().expect("piped stderr"));
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for child") {
-            return Output {
-                status,
-                stdout: out.join().expect("stdout reader"),
-                stderr: err.join().expect("stderr reader"),
-            };
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            let (o, e) = (
-                out.join().unwrap_or_default(),
-                err.join().unwrap_or_default(),
-            );
-            panic!(
-                "child {test} ({mode}) still running after {limit:?}; killed.\nstdout: {}\nstderr: {}",
-                String::from_utf8_lossy(&o),
-                String::from_utf8_lossy(&e)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    gort_test_support::Child::new(test, mode)
+        .envs(env)
+        .output_within(limit)
+        .unwrap_or_else(|| panic!("child {test} ({mode}) still running after {limit:?}; killed"))
 }
 
 /// A deterministic pseudo-random sequence (xorshift64*), for test data.
