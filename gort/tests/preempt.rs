@@ -205,50 +205,60 @@ fn works() -> Vec<(&'static str, Work)> {
     v
 }
 
-/// Preemptions the exactness test wants to see land inside the work. Under
-/// Wine each one is a SuspendThread/GetThreadContext/SetThreadContext/
-/// ResumeThread round trip through the wineserver, ~8 ms (measured: 118 per
-/// second with a 20 µs slice), so 100 000 would take a quarter of an hour;
-/// 5 000 take ~45 s.
-const EXACT_PREEMPTIONS: u64 = if cfg!(windows) { 5_000 } else { 100_000 };
+/// Preemptions the exactness test wants to see land inside the work.
+const EXACT_PREEMPTIONS: u64 = 100_000;
+/// Processors for the exactness child. Windows: 1. Under Wine a preemption
+/// is a SuspendThread/GetThreadContext/SetThreadContext/ResumeThread round
+/// trip through the wineserver process (150 to 300 µs), and with two Ps
+/// spinning on a two-core machine sysmon and the wineserver wait for a core
+/// at every step: ~700 preemptions a second at 2 Ps against ~3 000 at 1
+/// (which still runs sixteen goroutines through one thread, each preempted
+/// goroutine's registers clobbered by the others before it resumes).
+const EXACT_PROCS: &str = if cfg!(windows) { "1" } else { "2" };
+/// The child's bound on its rounds (it stops as soon as enough preemptions
+/// landed: ~10 s on Linux, ~35 s under Wine, alone on two cores); it only
+/// keeps a starved machine (other tests running beside) from looping forever.
+const EXACT_DEADLINE: Duration = Duration::from_secs(if cfg!(windows) { 240 } else { 100 });
 /// What a few seconds of constant requests reach at the least (Windows: see
-/// `EXACT_PREEMPTIONS`; 500 to 1 300 were seen in ~6 s under Wine).
+/// `EXACT_PROCS`; 500 to 1 300 were seen in ~6 s under Wine).
 const SOME_PREEMPTIONS: u64 = if cfg!(windows) { 100 } else { 1_000 };
 
 fn exactness_child() {
     const ITERS: u64 = 4_000_000;
     const COPIES: u64 = 4;
-    // Stops as soon as enough preemptions landed (~15 s alone on Linux); the
-    // bound only keeps a starved machine (other tests running beside) from
-    // looping forever.
-    let deadline = Instant::now() + Duration::from_secs(100);
+    // Each work's result for a few seeds, computed once outside the runtime:
+    // the rounds then spend their time under preemption.
+    const SEEDS: u64 = 8;
+    let expected: Vec<Vec<u64>> = works()
+        .iter()
+        .map(|(_, f)| (0..SEEDS).map(|s| f(black_box(s), ITERS)).collect())
+        .collect();
+    let deadline = Instant::now() + EXACT_DEADLINE;
     let (mut rounds, mut total) = (0, 0);
     while total < EXACT_PREEMPTIONS && Instant::now() < deadline {
-        let expected: Vec<Vec<u64>> = works()
-            .iter()
-            .map(|(_, f)| {
-                (0..COPIES)
-                    .map(|s| f(black_box(s + rounds), ITERS))
-                    .collect()
-            })
-            .collect();
+        let seeds: Vec<u64> = (0..COPIES).map(|c| (c + rounds) % SEEDS).collect();
         let before = gort::debug::stats().preemptions;
-        let got: Vec<Vec<u64>> = gort::run(move || {
-            let hs: Vec<Vec<_>> = works()
-                .into_iter()
-                .map(|(_, f)| {
-                    (0..COPIES)
-                        .map(|s| gort::go(move || f(black_box(s + rounds), ITERS)))
-                        .collect()
-                })
-                .collect();
-            hs.into_iter()
-                .map(|v| v.into_iter().map(|h| h.join().unwrap()).collect())
-                .collect()
+        let got: Vec<Vec<u64>> = gort::run({
+            let seeds = seeds.clone();
+            move || {
+                let hs: Vec<Vec<_>> = works()
+                    .into_iter()
+                    .map(|(_, f)| {
+                        seeds
+                            .iter()
+                            .map(|&s| gort::go(move || f(black_box(s), ITERS)))
+                            .collect()
+                    })
+                    .collect();
+                hs.into_iter()
+                    .map(|v| v.into_iter().map(|h| h.join().unwrap()).collect())
+                    .collect()
+            }
         });
         total += gort::debug::stats().preemptions - before;
         for ((name, _), (e, g)) in works().iter().zip(expected.iter().zip(&got)) {
-            assert_eq!(e, g, "{name}: results differ under preemption");
+            let want: Vec<u64> = seeds.iter().map(|&s| e[s as usize]).collect();
+            assert_eq!(&want, g, "{name}: results differ under preemption");
         }
         rounds += 1;
     }
@@ -263,8 +273,8 @@ fn computations_are_bit_exact_under_constant_preemption() {
     let out = run_child_ok(
         "computations_are_bit_exact_under_constant_preemption",
         "exact",
-        &[("GORT_PROCS", "2"), ("GORT_TIMESLICE_US", "20")],
-        Duration::from_secs(120),
+        &[("GORT_PROCS", EXACT_PROCS), ("GORT_TIMESLICE_US", "20")],
+        EXACT_DEADLINE + Duration::from_secs(60),
         "computations under constant preemption",
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -560,8 +570,8 @@ fn preemption_never_lands_in_libc_malloc() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     // On Windows the heap is system code (ntdll), never stopped: only the
-    // loop's own few instructions are, and each preemption costs ~8 ms
-    // under Wine (see `EXACT_PREEMPTIONS`): ~120 land in the 10 s.
+    // loop's own few instructions are, and under Wine each attempt costs a
+    // wineserver round trip (see `EXACT_PROCS`): ~120 land in the 10 s.
     let want = if cfg!(windows) { 20 } else { 100 };
     assert!(
         stdout_value(&out, "preemptions").unwrap() >= want,

@@ -114,6 +114,9 @@ pub(crate) fn current_tid() -> i32 {
 /// on drop. None if it has exited.
 pub(crate) struct ThreadHandle(HANDLE);
 
+// SAFETY: a handle is a process-wide value; any thread may use or close it.
+unsafe impl Send for ThreadHandle {}
+
 impl ThreadHandle {
     pub(crate) fn open(tid: i32) -> Option<ThreadHandle> {
         // SAFETY: OpenThread takes plain values; a stale id fails or opens a

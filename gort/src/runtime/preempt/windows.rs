@@ -16,6 +16,7 @@ use crate::runtime::m::M;
 use crate::runtime::os::{AlignedContext, ThreadHandle};
 use core::sync::atomic::Ordering;
 use std::sync::Mutex;
+use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::System::Diagnostics::Debug::{
     CONTEXT_CONTROL_AMD64, GetThreadContext, SetThreadContext,
 };
@@ -32,10 +33,7 @@ pub(super) unsafe fn interrupt(m: *mut M) {
     if tid == 0 {
         return;
     }
-    // Opened per attempt: at most one per P per sysmon tick, and an M's thread
-    // can end (`lock_os_thread`); a stale id that names another thread is
-    // caught by the checks (its SP is not in this M's goroutine's stack).
-    let Some(h) = ThreadHandle::open(tid) else {
+    let Some(h) = thread_handle(m, tid) else {
         return;
     };
     let mut ctx = AlignedContext(
@@ -48,24 +46,56 @@ pub(super) unsafe fn interrupt(m: *mut M) {
     // locks. GetThreadContext also waits for the suspension to take effect
     // (SuspendThread is asynchronous).
     unsafe {
-        if SuspendThread(h.raw()) == u32::MAX {
+        if SuspendThread(h) == u32::MAX {
+            forget_thread(m);
             return;
         }
-        if GetThreadContext(h.raw(), &mut ctx.0) != 0
+        if GetThreadContext(h, &mut ctx.0) != 0
             && (*m).tid.load(Ordering::Relaxed) == tid
             && super::begin_injection(m, ctx.0.Rip as usize, ctx.0.Rsp as usize)
         {
             let (pc, sp) = arch::inject(ctx.0.Rip as usize, ctx.0.Rsp as usize);
             ctx.0.Rip = pc as u64;
             ctx.0.Rsp = sp as u64;
-            if SetThreadContext(h.raw(), &ctx.0) == 0 {
+            if SetThreadContext(h, &ctx.0) == 0 {
                 // Not redirected after all: the thread goes on as it was
                 // (the slot written below its RSP is unused stack).
                 (*m).preempting.store(false, Ordering::Relaxed);
             }
         }
-        ResumeThread(h.raw());
+        ResumeThread(h);
     }
+}
+
+/// sysmon's handles to the Ms' threads (it is their only user: `interrupt`
+/// and `thread_blocked` run on sysmon), by M, with the thread id each was
+/// opened for. Opening a handle per attempt cost 15 to 80 µs of the 150 to
+/// 300 µs an attempt takes under Wine. An M descriptor outlives its thread
+/// (`mexit`, then reuse by another thread): a changed id reopens, and a
+/// handle whose thread has ended fails `SuspendThread` and is dropped (a
+/// handle keeps its thread object alive, so it never names another thread).
+static HANDLES: Mutex<Vec<(usize, i32, ThreadHandle)>> = Mutex::new(Vec::new());
+
+/// sysmon's handle to `m`'s thread, `tid` (see `HANDLES`); valid until
+/// `forget_thread(m)` or the next call for `m`.
+fn thread_handle(m: *mut M, tid: i32) -> Option<HANDLE> {
+    let mut hs = HANDLES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = hs.iter().position(|e| e.0 == m as usize) {
+        if hs[i].1 == tid {
+            return Some(hs[i].2.raw());
+        }
+        hs.swap_remove(i);
+    }
+    let h = ThreadHandle::open(tid)?;
+    let raw = h.raw();
+    hs.push((m as usize, tid, h));
+    Some(raw)
+}
+
+/// Closes sysmon's handle to `m`'s thread (its thread has ended).
+fn forget_thread(m: *mut M) {
+    let mut hs = HANDLES.lock().unwrap_or_else(|e| e.into_inner());
+    hs.retain(|e| e.0 != m as usize);
 }
 
 /// Where each sampled thread was stopped by `thread_blocked` (RIP, RSP) and
@@ -93,7 +123,7 @@ pub(super) unsafe fn thread_blocked(m: *mut M) -> bool {
     if tid == 0 {
         return false;
     }
-    let Some(h) = ThreadHandle::open(tid) else {
+    let Some(h) = thread_handle(m, tid) else {
         return false;
     };
     let mut ctx = AlignedContext(
@@ -104,11 +134,12 @@ pub(super) unsafe fn thread_blocked(m: *mut M) -> bool {
     // SAFETY: as in `interrupt`: resumed on every path, nothing in between
     // allocates or locks.
     let (rip, rsp) = unsafe {
-        if SuspendThread(h.raw()) == u32::MAX {
+        if SuspendThread(h) == u32::MAX {
+            forget_thread(m);
             return false;
         }
-        let ok = GetThreadContext(h.raw(), &mut ctx.0) != 0;
-        ResumeThread(h.raw());
+        let ok = GetThreadContext(h, &mut ctx.0) != 0;
+        ResumeThread(h);
         if !ok {
             return false;
         }
