@@ -33,7 +33,11 @@ should be below 1.03); in `preempt` it shows the gap without preemption.
 Environment:
     BENCH_ROUNDS=3                    rounds per workload
     BENCH_IMPLS=gort,go,tokio,may,gort-nopreempt
-                                      implementations to run (and build)
+                                      implementations to run (and build); also
+                                      gort-wine and go-wine: the Windows builds
+                                      run under Wine (after
+                                      scripts/setup-cross.sh), e.g.
+                                      BENCH_IMPLS=gort,gort-wine,go,go-wine
     BENCH_N_SPAWN / BENCH_N_YIELD / BENCH_N_TIMERS / BENCH_N_PARKED /
     BENCH_N_PREEMPT / BENCH_N_PINGPONG / BENCH_N_CHANTHROUGHPUT /
     BENCH_N_MUTEX / BENCH_N_PARKEDCHAN / BENCH_N_QSORT
@@ -42,6 +46,8 @@ Environment:
     BENCH_TIMEOUT=600                 seconds allowed for one run
     BENCH_OUT=bench/RESULTS.md        where to write the report
     BENCH_NO_BUILD=1                  skip the builds (use existing binaries)
+    BENCH_STRICT=1                    exit with status 1 if any run failed (the
+                                      report is written first; CI's smoke runs)
 """
 
 from __future__ import annotations
@@ -62,7 +68,15 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 GO_DIR = BENCH_DIR / "go"
 
-ALL_IMPLS = ["gort", "go", "tokio", "may", "gort-nopreempt"]
+ALL_IMPLS = ["gort", "go", "tokio", "may", "gort-nopreempt", "gort-wine", "go-wine"]
+# The default set: the native implementations.
+DEFAULT_IMPLS = ["gort", "go", "tokio", "may", "gort-nopreempt"]
+# The Windows x86-64 builds, run under Wine on this Linux machine (opt-in):
+# gort-bench for x86_64-pc-windows-gnu, and Go's benchmark for GOOS=windows
+# (its cgo build with mingw's gcc). Their figures are Wine figures: Windows'
+# API emulated on Linux, not a Windows machine.
+WINE_TARGET = "x86_64-pc-windows-gnu"
+WINE_ENV = {"WINEDEBUG": "-all", "WINEDLLOVERRIDES": "winedbg.exe=d", "WINEPATH": "/usr/local/lib/wine-shim"}
 RUST_BINS = {"gort": "gort-bench", "tokio": "tokio-bench", "may": "may-bench"}
 # Exit status of a binary asked for a workload it has no version of
 # (common::EXIT_NOT_APPLICABLE in bench/src/common.rs).
@@ -164,7 +178,7 @@ WORKLOADS = {
             "returning x + 1 (first call timed alone: foreign_first_call_us) foreign_calls times in a "
             "loop, then a plain C function as often (foreign_*_ns_per_call). ns_per_op = cb_g_ns_per_cmp; "
             "cb_g_over_plain_g is the callback's cost in a goroutine (gort's target: <= 1.5).",
-            only=("gort", "gort-nopreempt", "go"),
+            only=("gort", "gort-nopreempt", "go", "gort-wine", "go-wine"),
             na_why="no FFI callback: tokio and may cannot turn a closure into a C function pointer that "
                    "runs as a task / coroutine",
             go_cgo=True,
@@ -232,6 +246,16 @@ def build(impls: list[str], selected: list[str]) -> None:
             log(f"+ CGO_ENABLED={cgo} go build -o {out}   (in {GO_DIR})")
             subprocess.run(["go", "build", "-o", out], cwd=GO_DIR, env=dict(os.environ, CGO_ENABLED=cgo),
                            check=True)
+    if "gort-wine" in impls:
+        sh(["cargo", "build", "--release", "-p", "gort-bench", "--bin", "gort-bench", "--no-default-features",
+            "--features", "gort", "--target", WINE_TARGET], cwd=BENCH_DIR)
+    if "go-wine" in impls:
+        for out, cgo in go_binaries(selected):
+            env = dict(os.environ, CGO_ENABLED=cgo, GOOS="windows", GOARCH="amd64")
+            if cgo == "1":
+                env["CC"] = "x86_64-w64-mingw32-gcc"
+            log(f"+ GOOS=windows GOARCH=amd64 CGO_ENABLED={cgo} go build -o {out}.exe   (in {GO_DIR})")
+            subprocess.run(["go", "build", "-o", f"{out}.exe"], cwd=GO_DIR, env=env, check=True)
     if "gort-nopreempt" in impls:
         env = dict(os.environ, RUSTFLAGS="--cfg gort_no_preempt", CARGO_TARGET_DIR=str(nopreempt_target()))
         cmd = ["cargo", "build", "--release", "-p", "gort-bench", "--bin", "gort-bench",
@@ -267,6 +291,11 @@ def binaries(impls: list[str], selected: list[str]) -> dict[str, Path]:
             paths["go-cgo" if cgo == "1" else "go"] = GO_DIR / out
     if "gort-nopreempt" in impls:
         paths["gort-nopreempt"] = nopreempt_target() / "release" / "gort-bench"
+    if "gort-wine" in impls:
+        paths["gort-wine"] = Path(cargo_metadata()["target_directory"]) / WINE_TARGET / "release" / "gort-bench.exe"
+    if "go-wine" in impls:
+        for out, cgo in go_binaries(selected):
+            paths["go-wine-cgo" if cgo == "1" else "go-wine"] = GO_DIR / f"{out}.exe"
     for i, p in paths.items():
         if not p.is_file():
             sys.exit(f"run.py: binary for {i} not found at {p}")
@@ -285,8 +314,11 @@ def error_summary(stderr: str, rc: int | str) -> str:
 
 def run_one(binary: Path, workload: str, n: int, timeout: int) -> Run:
     t0 = time.monotonic()
+    cmd, env = [str(binary), workload, str(n)], None
+    if binary.suffix == ".exe":
+        cmd, env = ["wine"] + cmd, dict(os.environ, **WINE_ENV)
     try:
-        p = subprocess.run([str(binary), workload, str(n)], capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return Run(False, error=f"timed out after {timeout} s", seconds=time.monotonic() - t0)
     secs = time.monotonic() - t0
@@ -393,7 +425,7 @@ def main(argv: list[str]) -> int:
     unknown = [w for w in selected if w not in WORKLOADS]
     if unknown:
         sys.exit(f"run.py: unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
-    impls = [i.strip() for i in os.environ.get("BENCH_IMPLS", ",".join(ALL_IMPLS)).split(",") if i.strip()]
+    impls = [i.strip() for i in os.environ.get("BENCH_IMPLS", ",".join(DEFAULT_IMPLS)).split(",") if i.strip()]
     # A gort variant: run it right after gort so the two see the same machine state.
     if "gort" in impls and "gort-nopreempt" in impls:
         impls.remove("gort-nopreempt")
@@ -427,7 +459,7 @@ def main(argv: list[str]) -> int:
             for i in impls:
                 if not WORKLOADS[w].applies(i):
                     continue
-                binary = bins["go-cgo"] if i == "go" and WORKLOADS[w].go_cgo else bins[i]
+                binary = bins[f"{i}-cgo"] if i in ("go", "go-wine") and WORKLOADS[w].go_cgo else bins[i]
                 run = run_one(binary, w, ns[w], timeout)
                 results[w][i].append(run)
                 status = run.line if run.ok else ("n/a: " if run.na else "FAILED: ") + run.error
@@ -436,6 +468,10 @@ def main(argv: list[str]) -> int:
     md = report(argv, selected, impls, rounds, ns, results, started, machine, workspace_root)
     out_path.write_text(md)
     log(f"wrote {out_path}")
+    failed = [f"{w}/{i}" for w, per in results.items() for i, rs in per.items() for r in rs if not r.ok and not r.na]
+    if failed and os.environ.get("BENCH_STRICT", "") in ("1", "true", "yes"):
+        log(f"run.py: failed runs (BENCH_STRICT): {', '.join(failed)}")
+        return 1
     return 0
 
 
@@ -454,6 +490,7 @@ def report(argv, selected, impls, rounds, ns, results, started, machine, workspa
         ("date", started.strftime("%Y-%m-%d %H:%M:%S UTC")),
         *machine,
         ("go", capture(["go", "version"])),
+        *([("wine", capture(["wine", "--version"]))] if any(i.endswith("-wine") for i in impls) else []),
         ("rustc", capture(["rustc", "--version"])),
         ("peer crates", crate_versions(workspace_root)),
         ("gort commit", capture(["git", "describe", "--always", "--dirty"], cwd=BENCH_DIR)),
@@ -469,6 +506,14 @@ def report(argv, selected, impls, rounds, ns, results, started, machine, workspa
              "current-thread runtime, may with one worker). "
              "Workload code runs inside the runtime (gort::run / Go main / a tokio worker task / a may coroutine). "
              "See the comments at the top of bench/src/*.rs and bench/go/main.go for how each peer implements a workload.")
+    if any(i.endswith("-wine") for i in impls):
+        L.append("")
+        L.append("**Wine figures**: the `*-wine` columns are the Windows x86-64 builds (gort-bench for "
+                 f"`{WINE_TARGET}` built with mingw; Go's benchmark built with GOOS=windows, its qsort with cgo "
+                 "and mingw's gcc) run under Wine on this Linux machine. Wine runs the code natively but "
+                 "emulates Windows' API, some of it through the wineserver process (thread suspension and "
+                 "contexts: gort's preemption; waits on objects), so these are Wine's costs, not a Windows "
+                 "machine's. Their qsort uses msvcrt's qsort, not glibc's.")
 
     for w in selected:
         wl = WORKLOADS[w]

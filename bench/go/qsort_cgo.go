@@ -35,6 +35,9 @@
 package main
 
 /*
+// Windows (mingw): pthread_create comes from winpthreads, linked in
+// statically so that the .exe needs no DLL beside it under Wine.
+#cgo windows LDFLAGS: -Wl,-Bstatic -lpthread -Wl,-Bdynamic
 #include <stddef.h>
 #include <stdint.h>
 

@@ -18,6 +18,8 @@
 
 pub mod chanthroughput;
 pub mod common;
+#[cfg(feature = "gort")]
+mod foreign;
 pub mod mutex;
 pub mod parked;
 pub mod parkedchan;

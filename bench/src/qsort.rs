@@ -1,4 +1,5 @@
-//! `qsort N`: glibc `qsort` of N pseudo-random `u64` calling back into the
+//! `qsort N`: the C library's `qsort` (glibc; msvcrt on Windows) of N
+//! pseudo-random `u64` calling back into the
 //! runtime: what a C function pointer made by `gort::ffi::Callback` costs
 //! compared with a plain `extern "C"` comparator, and what one call from a
 //! thread the runtime did not create costs.
@@ -7,7 +8,7 @@
 //! before every sort, outside the timing; every sort is checked afterwards
 //! (a mismatch panics: non-zero exit). The number of comparisons one sort
 //! makes (`cmps`) is counted once, with a counting comparator, and is the same
-//! for every variant (same glibc qsort, same data); `*_ns_per_cmp` = time of
+//! for every variant (same qsort, same data); `*_ns_per_cmp` = time of
 //! one sort / `cmps`. Each sort variant runs [`SORTS`] times, interleaved
 //! (plain_thread, plain_g, cb_g, cb_thread, plain_thread, ...), and the median
 //! is reported:
@@ -21,7 +22,7 @@
 //!    thread an M on its first call).
 //!
 //! Then the per-call cost from a foreign thread: a thread created with
-//! `libc::pthread_create` calls a `Callback` of type `extern "C" fn(u64) ->
+//! `pthread_create` (Windows: `CreateThread`; bench/src/foreign/) calls a `Callback` of type `extern "C" fn(u64) ->
 //! u64` (x + 1) once, timed alone (`foreign_first_call_us`), then M =
 //! [`CALLS_PER_N`] × N times in a loop (`foreign_cb_ns_per_call`), then a
 //! plain `extern "C"` function M times in the same loop
@@ -113,7 +114,7 @@ mod imp {
         x.wrapping_add(1)
     }
 
-    /// One glibc qsort of `v` with `cmp`, timed.
+    /// One C library qsort of `v` with `cmp` (glibc; msvcrt on Windows), timed.
     fn sort_with(v: &mut [u64], cmp: CmpFn) -> Duration {
         let cmp: unsafe extern "C" fn(*const c_void, *const c_void) -> c_int = cmp;
         let t0 = Instant::now();
@@ -158,7 +159,7 @@ mod imp {
     }
 
     /// What the foreign thread measures; it owns nothing, the spawner keeps it
-    /// on its stack until `pthread_join` returns.
+    /// on its stack until the thread has ended.
     struct ForeignJob {
         cb: IncFn,
         plain: IncFn,
@@ -183,9 +184,9 @@ mod imp {
         (black_box(sum), d)
     }
 
-    extern "C" fn foreign_main(arg: *mut c_void) -> *mut c_void {
+    extern "C" fn foreign_main(arg: *mut c_void) {
         // SAFETY: `arg` is the &mut ForeignJob of `foreign_calls`, which waits
-        // in pthread_join until this returns.
+        // for the thread's end.
         let job = unsafe { &mut *arg.cast::<ForeignJob>() };
         let cb = black_box(job.cb);
         let t0 = Instant::now();
@@ -193,12 +194,11 @@ mod imp {
         job.first_time = t0.elapsed();
         (job.cb_sum, job.cb_time) = call_loop(job.cb, job.calls);
         (job.plain_sum, job.plain_time) = call_loop(job.plain, job.calls);
-        std::ptr::null_mut()
     }
 
-    /// Runs [`foreign_main`] on a thread made by `pthread_create` (not
-    /// std::thread: nothing of Rust's thread set-up, as for a C library's
-    /// thread) and checks what it computed.
+    /// Runs [`foreign_main`] on a thread made by `pthread_create` or
+    /// `CreateThread` (not std::thread: nothing of Rust's thread set-up, as
+    /// for a C library's thread) and checks what it computed.
     fn foreign_calls(cb: IncFn, calls: u64) -> ForeignJob {
         let mut job = ForeignJob {
             cb,
@@ -211,20 +211,8 @@ mod imp {
             plain_sum: 0,
             plain_time: Duration::ZERO,
         };
-        let mut tid: libc::pthread_t = 0;
-        // SAFETY: default attributes; `job` outlives the thread (joined below).
-        let rc = unsafe {
-            libc::pthread_create(
-                &mut tid,
-                std::ptr::null(),
-                foreign_main,
-                (&raw mut job).cast(),
-            )
-        };
-        assert_eq!(rc, 0, "qsort: pthread_create failed");
-        // SAFETY: `tid` is a joinable thread created above.
-        let rc = unsafe { libc::pthread_join(tid, std::ptr::null_mut()) };
-        assert_eq!(rc, 0, "qsort: pthread_join failed");
+        // SAFETY: `job` outlives the thread (the call waits for its end).
+        unsafe { crate::foreign::run_on_foreign_thread(foreign_main, (&raw mut job).cast()) };
         assert_eq!(job.first, 42, "qsort: foreign thread: callback(41) != 42");
         // Sum over i < calls of (i + 1) = sum over i < calls + 1 of i.
         let want = expected_sum(calls + 1);
