@@ -2,9 +2,12 @@
 //! from `go`, never a crash. The child process caps its address space
 //! (RLIMIT_AS) and spawns parked goroutines until spawning fails.
 //!
-//! Unix only: Windows has no address-space cap a process can set on itself
-//! (a job object's commit limit would be its twin, but Wine does not enforce
-//! job limits); see the README's list of platform exclusions.
+//! Unix only: Windows has no address-space cap a process can set on itself.
+//! A job object's commit limit would be one, but Wine does not enforce job
+//! limits. Reserving all the free address space but 256 MiB would be the
+//! same test, and was tried: Wine keeps one byte of page protection per
+//! 4 KiB page it has reserved (128 TiB: 32 GB), and the kernel's
+//! OOM killer ended the child. See the README's list of platform exclusions.
 #![cfg(unix)]
 
 mod common;

@@ -220,7 +220,7 @@ fn in_panic_count_code(pc: usize) -> bool {
 /// Is `pc` in one of the program's Rust functions (see the module comment)?
 /// False until `init_late` is done. A binary search of the published
 /// ranges: async-signal-safe.
-fn in_rust_code(pc: usize) -> bool {
+pub(crate) fn in_rust_code(pc: usize) -> bool {
     let p = RUST_CODE.load(Ordering::Acquire);
     if p.is_null() {
         return false;
@@ -232,9 +232,8 @@ fn in_rust_code(pc: usize) -> bool {
     i > 0 && pc < ranges[i - 1].1
 }
 
-/// The executable's code, `[lo, hi)` (`(0, 0)` before `init`): for the Unix
+/// The executable's code, `[lo, hi)` (`(0, 0)` before `init`): for the
 /// fault report.
-#[cfg(unix)]
 pub(crate) fn text_range() -> (usize, usize) {
     (
         TEXT_LO.load(Ordering::Relaxed),

@@ -20,8 +20,9 @@
 //! that is initial-exec in an executable), formats into a stack buffer, `write`s.
 //!
 //! Windows has exceptions instead of signals: a vectored exception handler
-//! does the same for guard-region faults (`windows.rs`), and Ctrl-Break
-//! stands in for SIGQUIT.
+//! does the same for guard-region faults (`windows.rs`) and gives the same
+//! report, as "unexpected exception", for a fault in the program's Rust code
+//! on a runtime thread; Ctrl-Break stands in for SIGQUIT.
 
 #[cfg(unix)]
 mod unix;
@@ -43,6 +44,71 @@ pub(crate) fn format_overflow(buf: &mut [u8; 128], id: u64, size: usize) -> usiz
     w.n
 }
 
+/// The fault report's ` pc=… (text+…) sp=…\n`: the PC also as an offset
+/// into the executable's code, for `addr2line`.
+pub(crate) fn put_where(w: &mut Writer<'_>, pc: usize, sp: usize) {
+    w.put(b" pc=");
+    w.hex(pc as u64);
+    let (lo, hi) = crate::runtime::preempt::text_range();
+    if (lo..hi).contains(&pc) {
+        w.put(b" (text+");
+        w.hex((pc - lo) as u64);
+        w.put(b")");
+    }
+    w.put(b" sp=");
+    w.hex(sp as u64);
+    w.put(b"\n");
+}
+
+/// The fault report's second line: the thread's M (or that it has none), its
+/// state, its goroutine and whether `sp` lies on that goroutine's stack.
+///
+/// # Safety
+/// `m` is the faulting thread's own M or null, stopped in the fault handler:
+/// plain loads only.
+pub(crate) unsafe fn put_thread(w: &mut Writer<'_>, m: *mut crate::runtime::m::M, sp: usize) {
+    // SAFETY: per the contract.
+    unsafe {
+        if m.is_null() {
+            w.put(b"  on a thread without an M\n");
+            return;
+        }
+        w.put(b"  on M");
+        w.num((*m).id);
+        w.put(b" locks=");
+        w.num(u64::from((*m).locks));
+        w.put(if (*m).in_syscall {
+            b" in blocking"
+        } else {
+            b""
+        });
+        w.put(if (*m).p.is_null() {
+            b" without a P"
+        } else {
+            b" with a P"
+        });
+        let gp = (*m).curg;
+        if gp.is_null() {
+            w.put(b", no goroutine");
+        } else {
+            let s = (*gp).stack;
+            w.put(b", goroutine ");
+            w.num((*gp).id);
+            w.put(b" (stack ");
+            w.hex(s.lo as u64);
+            w.put(b"..");
+            w.hex(s.hi as u64);
+            w.put(if (s.lo..s.hi).contains(&sp) {
+                b", sp on it)"
+            } else {
+                b", sp elsewhere: g0 or signal stack)"
+            });
+            w.put(if (*gp).locked { b" wired" } else { b"" });
+        }
+        w.put(b"\n");
+    }
+}
+
 /// Formats into a fixed buffer, truncating: no allocation, async-signal-safe.
 pub(crate) struct Writer<'a> {
     buf: &'a mut [u8],
@@ -53,11 +119,9 @@ impl<'a> Writer<'a> {
     pub fn new(buf: &'a mut [u8]) -> Self {
         Writer { buf, n: 0 }
     }
-    #[cfg(unix)]
     pub fn text(&self) -> &[u8] {
         &self.buf[..self.n]
     }
-    #[cfg(unix)]
     pub fn hex(&mut self, mut v: u64) {
         let mut tmp = [0u8; 16];
         let mut i = tmp.len();

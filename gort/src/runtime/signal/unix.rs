@@ -197,54 +197,8 @@ unsafe fn report_fatal(
         w.num(u64::from(code.unsigned_abs()));
         w.put(b" addr=");
         w.hex((*info).si_addr() as u64);
-        w.put(b" pc=");
-        w.hex(pc as u64);
-        let (lo, hi) = crate::runtime::preempt::text_range();
-        if (lo..hi).contains(&pc) {
-            w.put(b" (text+");
-            w.hex((pc - lo) as u64);
-            w.put(b")");
-        }
-        w.put(b" sp=");
-        w.hex(sp as u64);
-        w.put(b"\n");
-        if m.is_null() {
-            w.put(b"  on a thread without an M\n");
-        } else {
-            w.put(b"  on M");
-            w.num((*m).id);
-            w.put(b" locks=");
-            w.num(u64::from((*m).locks));
-            w.put(if (*m).in_syscall {
-                b" in blocking"
-            } else {
-                b""
-            });
-            w.put(if (*m).p.is_null() {
-                b" without a P"
-            } else {
-                b" with a P"
-            });
-            let gp = (*m).curg;
-            if gp.is_null() {
-                w.put(b", no goroutine");
-            } else {
-                let s = (*gp).stack;
-                w.put(b", goroutine ");
-                w.num((*gp).id);
-                w.put(b" (stack ");
-                w.hex(s.lo as u64);
-                w.put(b"..");
-                w.hex(s.hi as u64);
-                w.put(if (s.lo..s.hi).contains(&sp) {
-                    b", sp on it)"
-                } else {
-                    b", sp elsewhere: g0 or signal stack)"
-                });
-                w.put(if (*gp).locked { b" wired" } else { b"" });
-            }
-            w.put(b"\n");
-        }
+        super::put_where(&mut w, pc, sp);
+        super::put_thread(&mut w, m, sp);
     }
     os::write_stderr(w.text());
 }
