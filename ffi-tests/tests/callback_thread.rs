@@ -5,7 +5,7 @@
 //! callbacks on goroutines, nested callbacks and callbacks on a plain
 //! thread's extra M, in child processes with `GORT_PROCS` set.
 
-#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#![cfg(all(target_arch = "x86_64", any(target_os = "linux", windows)))]
 
 use gort::ffi::Callback;
 use gort_ffi_tests::*;
