@@ -4,11 +4,19 @@
  * R9/XMM3, the rest above the 32-byte home space) and reads the results, and
  * threads made with CreateThread call in.
  *
+ * The functions without a `w_` prefix have the names and signatures of their
+ * c/callbacks.c counterparts, so that the tests written against those run on
+ * both platforms unchanged; "pthreads" in a name means "threads C created",
+ * here with CreateThread, and the error codes are GetLastError()'s.
+ *
  * Built with -fno-optimize-sibling-calls: every call below is a real `call`. */
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <windows.h>
+/* After windows.h, which it needs. */
+#include <tlhelp32.h>
 
 /* ---- argument passing ---- */
 
@@ -125,3 +133,195 @@ uint32_t w_run_on_thread(void (*fn)(void *), void *arg) {
     CloseHandle(t);
     return w == WAIT_OBJECT_0 ? 0 : (uint32_t)GetLastError();
 }
+
+/* ---- the c/callbacks.c functions the portable tests use ---- */
+
+int32_t call_id_i32(int32_t (*f)(int32_t), int32_t x) {
+    int32_t r = f(x);
+    return r;
+}
+uint64_t call_id_u64(uint64_t (*f)(uint64_t), uint64_t x) {
+    uint64_t r = f(x);
+    return r;
+}
+
+typedef int32_t (*thread_call_fn)(int32_t thread, int32_t i);
+
+struct nt_arg {
+    thread_call_fn fn;
+    int32_t thread;
+    int32_t ncalls;
+    int64_t sum;
+};
+
+static DWORD WINAPI nt_main(LPVOID p) {
+    struct nt_arg *a = p;
+    for (int32_t i = 0; i < a->ncalls; i++) a->sum += a->fn(a->thread, i);
+    return 0;
+}
+
+/* nthreads threads (CreateThread), each calling fn(thread, i) for i in
+ * 0..ncalls; waits for them all; stores the sum of every result in *sum_out.
+ * Returns 0 or a Win32 error code. */
+int call_n_times_in_pthreads(int32_t nthreads, int32_t ncalls, thread_call_fn fn,
+                             int64_t *sum_out) {
+    if (nthreads <= 0) return ERROR_INVALID_PARAMETER;
+    struct nt_arg *args = calloc((size_t)nthreads, sizeof *args);
+    HANDLE *ts = calloc((size_t)nthreads, sizeof *ts);
+    if (!args || !ts) {
+        free(args);
+        free(ts);
+        return ERROR_NOT_ENOUGH_MEMORY;
+    }
+    int err = 0;
+    int32_t started = 0;
+    for (; started < nthreads; started++) {
+        args[started] = (struct nt_arg){fn, started, ncalls, 0};
+        ts[started] = CreateThread(NULL, 0, nt_main, &args[started], 0, NULL);
+        if (ts[started] == NULL) {
+            err = (int)GetLastError();
+            break;
+        }
+    }
+    int64_t sum = 0;
+    for (int32_t t = 0; t < started; t++) {
+        if (WaitForSingleObject(ts[t], INFINITE) != WAIT_OBJECT_0 && !err)
+            err = (int)GetLastError();
+        CloseHandle(ts[t]);
+        sum += args[t].sum;
+    }
+    *sum_out = sum;
+    free(args);
+    free(ts);
+    return err;
+}
+
+struct short_arg {
+    void (*fn)(int32_t);
+    int32_t i;
+};
+
+static DWORD WINAPI short_main(LPVOID p) {
+    struct short_arg *a = p;
+    a->fn(a->i);
+    return 0;
+}
+
+/* `total` short-lived threads (CreateThread), `at_once` (<= 64) of them alive
+ * at a time: each calls fn(i) once and exits; each batch is waited for (and
+ * its handles closed, so that the threads are gone, not just exited) before
+ * the next starts. Returns 0 or a Win32 error code. */
+int spawn_short_threads(int32_t total, int32_t at_once, void (*fn)(int32_t)) {
+    if (at_once <= 0 || at_once > 64) return ERROR_INVALID_PARAMETER;
+    HANDLE ts[64];
+    struct short_arg args[64];
+    for (int32_t done = 0; done < total;) {
+        int32_t n = total - done < at_once ? total - done : at_once;
+        int32_t started = 0;
+        int err = 0;
+        for (; started < n; started++) {
+            args[started] = (struct short_arg){fn, done + started};
+            ts[started] = CreateThread(NULL, 0, short_main, &args[started], 0, NULL);
+            if (ts[started] == NULL) {
+                err = (int)GetLastError();
+                break;
+            }
+        }
+        for (int32_t t = 0; t < started; t++) {
+            if (WaitForSingleObject(ts[t], INFINITE) != WAIT_OBJECT_0 && !err)
+                err = (int)GetLastError();
+            CloseHandle(ts[t]);
+        }
+        if (err) return err;
+        done += n;
+    }
+    return 0;
+}
+
+/* Calls cb(depth) and returns its result + 1; a C local kept across the call
+ * checks that the callback left this frame intact (-1000000 if not). */
+int32_t nest(int32_t depth, int32_t (*cb)(int32_t)) {
+    volatile int32_t guard = depth * 7919 + 13;
+    int32_t r = cb(depth);
+    if (guard != depth * 7919 + 13) return -1000000;
+    return r + 1;
+}
+
+/* A comparator called through C: a comparator that calls this calls a
+ * second callback nested in the first. */
+int call_cmp(int (*f)(const void *, const void *), const void *a, const void *b) {
+    return f(a, b);
+}
+
+/* One mutex per slot, as a C library keeps one per connection: a kernel mutex
+ * (CreateMutex), recursive and owned by the thread that took it, and
+ * ReleaseMutex fails (ERROR_NOT_OWNER) on any other thread, as
+ * pthread_mutex_unlock of a recursive mutex does (a CRITICAL_SECTION would
+ * not notice). */
+#define LOCKED_SLOTS 64
+static HANDLE locked_mu[LOCKED_SLOTS];
+static INIT_ONCE locked_once = INIT_ONCE_STATIC_INIT;
+
+static BOOL CALLBACK locked_init(PINIT_ONCE once, PVOID param, PVOID *ctx) {
+    (void)once;
+    (void)param;
+    (void)ctx;
+    for (int i = 0; i < LOCKED_SLOTS; i++) {
+        locked_mu[i] = CreateMutexW(NULL, FALSE, NULL);
+        if (locked_mu[i] == NULL) return FALSE;
+    }
+    return TRUE;
+}
+
+/* Calls f(arg) holding slot's mutex, owned by the calling thread (as SQLite
+ * holds its connection mutex across a collation callback), and returns f's
+ * result. -1 if the callback returned on another thread, -2 if the mutex
+ * could then not be released (this thread does not own it), -3 if it could
+ * not be made or taken (WAIT_ABANDONED included: a thread exited holding it). */
+int64_t locked_call(int32_t slot, int64_t (*f)(int64_t), int64_t arg) {
+    if (!InitOnceExecuteOnce(&locked_once, locked_init, NULL, NULL)) return -3;
+    HANDLE mu = locked_mu[slot % LOCKED_SLOTS];
+    if (WaitForSingleObject(mu, INFINITE) != WAIT_OBJECT_0) return -3;
+    DWORD before = GetCurrentThreadId();
+    int64_t r = f(arg);
+    DWORD after = GetCurrentThreadId();
+    if (!ReleaseMutex(mu)) return -2;
+    return before == after ? r : -1;
+}
+
+/* ---- facts about the process's threads ---- */
+
+/* The process's thread count: its threads in a Toolhelp snapshot (Wine builds
+ * it from the wineserver's thread list). -1 if the snapshot failed. */
+int32_t w_thread_count(void) {
+    HANDLE s = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+    if (s == INVALID_HANDLE_VALUE) return -1;
+    DWORD pid = GetCurrentProcessId();
+    THREADENTRY32 te;
+    te.dwSize = sizeof te;
+    int32_t n = 0;
+    if (!Thread32First(s, &te)) {
+        CloseHandle(s);
+        return -1;
+    }
+    do {
+        if (te.th32OwnerProcessID == pid) n++;
+        te.dwSize = sizeof te;
+    } while (Thread32Next(s, &te));
+    bool complete = GetLastError() == ERROR_NO_MORE_FILES;
+    CloseHandle(s);
+    return complete ? n : -1;
+}
+
+/* Windows has no call naming a process's main thread; the C runtime runs its
+ * constructors on that thread before main, so one records its id (before
+ * Rust's main, and so before gort, could run anything). */
+static DWORD main_thread_id;
+
+__attribute__((constructor)) static void record_main_thread(void) {
+    main_thread_id = GetCurrentThreadId();
+}
+
+/* The id of the thread that ran the C runtime's start-up, or 0 if the
+ * constructor above did not run. */
+uint32_t w_main_thread_id(void) { return main_thread_id; }

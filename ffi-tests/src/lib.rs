@@ -5,6 +5,12 @@
 //! x86-64 Linux (`linux.rs`: `c/callbacks.c`, `c/canary.S`, pthreads) and
 //! x86-64 Windows (`windows.rs`: `c/win64.c`, `CreateThread`), gort's
 //! platforms; elsewhere the crate is empty.
+//!
+//! Both platform modules offer the services the portable tests need under the
+//! same names: `on_c_thread` (a thread C created), `thread_count`,
+//! `is_main_thread`, `qsort`, `I32Fn`, and the C functions `call_id_i32`,
+//! `call_id_u64`, `call_n_times_in_pthreads`, `spawn_short_threads`, `nest`,
+//! `call_cmp`, `locked_call` (pthreads on Linux, `CreateThread` on Windows).
 
 #![cfg(all(target_arch = "x86_64", any(target_os = "linux", windows)))]
 
@@ -77,7 +83,7 @@ impl Drop for Watchdog {
 /// The default limit for one test: 60 s.
 pub const TEST_LIMIT: Duration = Duration::from_secs(60);
 
-pub use gort_test_support::child_mode;
+pub use gort_test_support::{Death, child_mode, death, os_tid};
 
 /// Re-runs the current test binary for exactly `test` in role `mode` (see
 /// `gort_test_support::Child`) and returns its output; kills it and panics if

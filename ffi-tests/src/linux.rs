@@ -227,16 +227,13 @@ pub fn canary_mask_names(mask: u64) -> Vec<&'static str> {
         .collect()
 }
 
-/// The kernel thread id of the calling thread.
-pub fn gettid() -> i64 {
-    // SAFETY: no preconditions.
-    unsafe { libc::gettid() as i64 }
-}
+/// glibc's `qsort` (`windows.rs` declares msvcrt's under this name).
+pub use libc::qsort;
 
 /// Whether the calling thread is the process's main thread.
 pub fn is_main_thread() -> bool {
     // SAFETY: no preconditions.
-    gettid() == unsafe { libc::getpid() } as i64
+    crate::os_tid() == unsafe { libc::getpid() } as u64
 }
 
 /// The process's thread count (the `Threads:` line of `/proc/self/status`).

@@ -26,6 +26,9 @@ pub type WMixed16Fn = extern "C" fn(
     f64,
     f32,
 ) -> f64;
+/// A plain C function pointer taking and returning an `int32_t`.
+pub type I32Fn = extern "C" fn(i32) -> i32;
+
 /// Six and two `i64`s: the frame path and the register path.
 pub type I64x6Fn = extern "C" fn(i64, i64, i64, i64, i64, i64) -> i64;
 /// See [`I64x6Fn`].
@@ -131,6 +134,68 @@ unsafe extern "C" {
     /// Runs `f(arg)` on a new thread made with `CreateThread` and waits for
     /// it. Returns 0 or a Win32 error code.
     pub fn w_run_on_thread(f: extern "C" fn(*mut c_void), arg: *mut c_void) -> u32;
+    /// The process's thread count from a Toolhelp snapshot; -1 on failure.
+    fn w_thread_count() -> i32;
+    /// The thread id recorded by a C runtime constructor (on the main
+    /// thread, before `main`); 0 if it did not run.
+    fn w_main_thread_id() -> u32;
+
+    // ---- the `c/callbacks.c` functions, same names and signatures (see `linux.rs`) ----
+    /// `f(x)`.
+    pub fn call_id_i32(f: extern "C" fn(i32) -> i32, x: i32) -> i32;
+    /// `f(x)`.
+    pub fn call_id_u64(f: extern "C" fn(u64) -> u64, x: u64) -> u64;
+    /// `nthreads` threads (`CreateThread`) each calling `f(thread, i)` for
+    /// `i in 0..ncalls`; the sum of every result goes to `*sum_out`. Returns
+    /// 0 or a Win32 error code.
+    pub fn call_n_times_in_pthreads(
+        nthreads: i32,
+        ncalls: i32,
+        f: extern "C" fn(i32, i32) -> i32,
+        sum_out: *mut i64,
+    ) -> i32;
+    /// `total` short-lived threads (`CreateThread`), `at_once` (≤ 64) at a
+    /// time, each calling `f(i)` once. Returns 0 or a Win32 error code.
+    pub fn spawn_short_threads(total: i32, at_once: i32, f: extern "C" fn(i32)) -> i32;
+    /// `cb(depth) + 1` (or -1000000 if a C local did not survive the call).
+    pub fn nest(depth: i32, cb: extern "C" fn(i32) -> i32) -> i32;
+    /// `f(a, b)`: a comparator called through C (for nesting).
+    pub fn call_cmp(
+        f: extern "C" fn(*const c_void, *const c_void) -> i32,
+        a: *const c_void,
+        b: *const c_void,
+    ) -> i32;
+    /// `f(arg)` with kernel mutex `slot` (of 64) held by the calling thread
+    /// around the call; -1 if `f` returned on another thread, -2 if the
+    /// mutex could then not be released, -3 if it could not be taken.
+    pub fn locked_call(slot: i32, f: extern "C" fn(i64) -> i64, arg: i64) -> i64;
+
+    /// msvcrt's `qsort`, declared as `libc::qsort` is on Linux.
+    pub fn qsort(
+        base: *mut c_void,
+        num: usize,
+        size: usize,
+        compar: Option<unsafe extern "C" fn(*const c_void, *const c_void) -> i32>,
+    );
+}
+
+/// The process's thread count (its threads in a Toolhelp snapshot).
+pub fn thread_count() -> usize {
+    // SAFETY: no preconditions.
+    let n = unsafe { w_thread_count() };
+    usize::try_from(n).expect("CreateToolhelp32Snapshot / Thread32Next failed")
+}
+
+/// Whether the calling thread is the process's main thread (the one the C
+/// runtime started up on).
+pub fn is_main_thread() -> bool {
+    // SAFETY: no preconditions.
+    let main = unsafe { w_main_thread_id() };
+    assert_ne!(
+        main, 0,
+        "the C constructor recording the main thread did not run"
+    );
+    u64::from(main) == crate::os_tid()
 }
 
 /// The canaries `win64_canary_call` puts in XMM6–XMM15: both 64-bit halves
@@ -365,6 +430,12 @@ pub fn on_win_thread<T>(f: impl FnOnce() -> T) -> T {
         Ok(v) => v,
         Err(payload) => std::panic::resume_unwind(payload),
     }
+}
+
+/// [`on_win_thread`] under the name `linux.rs` gives its pthread version, for
+/// the tests written for both.
+pub fn on_c_thread<T>(f: impl FnOnce() -> T) -> T {
+    on_win_thread(f)
 }
 
 /// Runs `f` on the calling (plain) thread, then inside a goroutine

@@ -6,11 +6,10 @@
 //! - a call through the pointer of a dropped `Callback` (slot not reused yet)
 //!   aborts with a message containing `after its Callback was dropped`.
 
-#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#![cfg(all(target_arch = "x86_64", any(target_os = "linux", windows)))]
 
 use gort::ffi::Callback;
 use gort_ffi_tests::*;
-use std::os::unix::process::ExitStatusExt;
 use std::process::Output;
 use std::time::Duration;
 
@@ -25,8 +24,9 @@ fn describe(out: &Output) -> String {
     )
 }
 
-/// The child must have aborted (SIGABRT) before returning from the bad call,
-/// with `needle` on stderr.
+/// The child must have aborted (SIGABRT; on Windows std's abort, `__fastfail`,
+/// exit code 0xC0000409) before returning from the bad call, with `needle` on
+/// stderr.
 fn assert_aborted_with(out: &Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -47,8 +47,8 @@ fn assert_aborted_with(out: &Output, needle: &str) {
         describe(out)
     );
     assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGABRT),
+        death(out.status),
+        Death::Abort,
         "not an abort:\n{}",
         describe(out)
     );

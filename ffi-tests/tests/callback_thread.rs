@@ -5,13 +5,13 @@
 //! callbacks on goroutines, nested callbacks and callbacks on a plain
 //! thread's extra M, in child processes with `GORT_PROCS` set.
 
-#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#![cfg(all(target_arch = "x86_64", any(target_os = "linux", windows)))]
 
 use gort::ffi::Callback;
 use gort_ffi_tests::*;
 use std::ffi::c_void;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 type Cmp = extern "C" fn(*const c_void, *const c_void) -> i32;
@@ -35,8 +35,8 @@ fn stdout_value(out: &std::process::Output, key: &str) -> Option<u64> {
 /// Checks that the calling thread is `caller`'s, the thread that called
 /// qsort: the first comparison of each sort records it (`caller` is 0 when
 /// a sort starts; the goroutine may move between sorts, in Rust code).
-fn check_thread(caller: &AtomicI64, variant: usize) {
-    let t = gettid();
+fn check_thread(caller: &AtomicU64, variant: usize) {
+    let t = os_tid();
     if let Err(c) = caller.compare_exchange(0, t, Ordering::Relaxed, Ordering::Relaxed)
         && c != t
     {
@@ -47,7 +47,7 @@ fn check_thread(caller: &AtomicI64, variant: usize) {
 
 /// A comparator of `u64`s that counts a wrong thread (see `check_thread`)
 /// and yields every `yield_every`th call.
-fn checking_cmp(caller: Arc<AtomicI64>, yield_every: u64, variant: usize) -> Callback<Cmp> {
+fn checking_cmp(caller: Arc<AtomicU64>, yield_every: u64, variant: usize) -> Callback<Cmp> {
     Callback::<Cmp>::new(move |a, b| {
         let n = CMPS.fetch_add(1, Ordering::Relaxed);
         check_thread(&caller, variant);
@@ -63,14 +63,14 @@ fn checking_cmp(caller: Arc<AtomicI64>, yield_every: u64, variant: usize) -> Cal
 
 /// Sorts 2000 values with `cmp` until `deadline`, starting each sort's
 /// thread check afresh.
-fn sort_until(deadline: Instant, cmp: &Callback<Cmp>, caller: &AtomicI64, seed: u64) {
+fn sort_until(deadline: Instant, cmp: &Callback<Cmp>, caller: &AtomicU64, seed: u64) {
     let mut round = 0;
     while Instant::now() < deadline {
         let mut v = pseudo_random(seed + round, 2000);
         caller.store(0, Ordering::Relaxed);
         let f: unsafe extern "C" fn(*const c_void, *const c_void) -> i32 = cmp.as_fn();
         // SAFETY: a valid u64 array and a comparator for u64.
-        unsafe { libc::qsort(v.as_mut_ptr().cast(), v.len(), 8, Some(f)) };
+        unsafe { qsort(v.as_mut_ptr().cast(), v.len(), 8, Some(f)) };
         assert!(v.windows(2).all(|w| w[0] <= w[1]), "not sorted");
         round += 1;
     }
@@ -91,7 +91,7 @@ fn callbacks_return_to_c_on_the_thread_c_called_them_on() {
         let plain: Vec<_> = (0..2u64)
             .map(|k| {
                 std::thread::spawn(move || {
-                    let caller = Arc::new(AtomicI64::new(0));
+                    let caller = Arc::new(AtomicU64::new(0));
                     let cmp = checking_cmp(caller.clone(), 500, 3);
                     sort_until(deadline, &cmp, &caller, 1000 + k);
                 })
@@ -114,7 +114,7 @@ fn callbacks_return_to_c_on_the_thread_c_called_them_on() {
             let mut sorters: Vec<_> = (0..8u64)
                 .map(|k| {
                     gort::go(move || {
-                        let caller = Arc::new(AtomicI64::new(0));
+                        let caller = Arc::new(AtomicU64::new(0));
                         let cmp = checking_cmp(caller.clone(), 500, 0);
                         sort_until(deadline, &cmp, &caller, k * 7);
                     })
@@ -123,16 +123,16 @@ fn callbacks_return_to_c_on_the_thread_c_called_them_on() {
             // Nested: the comparator calls C, which calls a second callback.
             sorters.extend((0..4u64).map(|k| {
                 gort::go(move || {
-                    let caller = Arc::new(AtomicI64::new(0));
+                    let caller = Arc::new(AtomicU64::new(0));
                     let inner = Arc::new(checking_cmp(caller.clone(), 300, 2));
                     let c2 = caller.clone();
                     let inner2 = inner.clone();
                     let outer = Callback::<Cmp>::new(move |a, b| {
                         check_thread(&c2, 1);
-                        let t = gettid();
+                        let t = os_tid();
                         // SAFETY: forwards qsort's two element pointers.
                         let r = unsafe { call_cmp(inner2.as_fn(), a, b) };
-                        if gettid() != t {
+                        if os_tid() != t {
                             WRONG.fetch_add(1, Ordering::Relaxed);
                         }
                         r

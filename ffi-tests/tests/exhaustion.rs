@@ -7,7 +7,7 @@
 //! One test, alone in this binary: it fills the whole table, which would starve
 //! tests running in parallel in the same process.
 
-#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#![cfg(all(target_arch = "x86_64", any(target_os = "linux", windows)))]
 
 use gort::ffi::{self, CAPACITY, Callback, CallbackError};
 use gort_ffi_tests::*;

@@ -5,8 +5,11 @@
 //! `gort::num_goroutines()` are back at their baselines.
 //!
 //! One test, alone in this binary, so that nothing else moves the counts.
+//! The count is the kernel's (`/proc/self/status`) on Linux and a Toolhelp
+//! snapshot on Windows, where the C threads are `CreateThread`'s and a
+//! released M must likewise leave no thread behind.
 
-#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#![cfg(all(target_arch = "x86_64", any(target_os = "linux", windows)))]
 
 use gort::ffi::Callback;
 use gort_ffi_tests::*;

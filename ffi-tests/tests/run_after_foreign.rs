@@ -6,7 +6,7 @@
 //!
 //! Alone in this binary, so nothing else keeps the scheduler awake.
 
-#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#![cfg(all(target_arch = "x86_64", any(target_os = "linux", windows)))]
 
 use gort::ffi::Callback;
 use gort_ffi_tests::*;

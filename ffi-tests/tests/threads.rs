@@ -1,11 +1,12 @@
-//! Where callbacks come from: C pthreads, plain std threads, goroutines that
+//! Where callbacks come from: threads C created (pthreads; `CreateThread` on
+//! Windows), plain std threads, goroutines that
 //! called C (directly or inside `gort::blocking`), and C → callback → C →
 //! callback nesting. Whatever the caller, the closure is goroutine code
 //! (`current_id()` is `Some`) that may block on channels, sleep, spawn and join,
 //! and lock a `gort::sync::Mutex`; called from a goroutine through C it runs on
 //! that goroutine (same id).
 
-#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#![cfg(all(target_arch = "x86_64", any(target_os = "linux", windows)))]
 
 use gort::ffi::Callback;
 use gort_ffi_tests::*;
@@ -44,7 +45,7 @@ fn pthreads_receive_from_goroutine() -> (i64, u64, usize) {
     let mut sum = 0i64;
     // SAFETY: matches the C prototype; `sum` outlives the call.
     let rc = unsafe { call_n_times_in_pthreads(4, 100, cb.as_fn(), &mut sum) };
-    assert_eq!(rc, 0, "pthread error {rc}");
+    assert_eq!(rc, 0, "thread creation error {rc}");
     feeder.join().expect("feeder goroutine");
     let distinct = ids.lock().unwrap().len();
     (sum, not_goroutine.load(Ordering::SeqCst), distinct)

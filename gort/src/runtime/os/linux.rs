@@ -261,6 +261,11 @@ pub(crate) fn text_range(addr: usize) -> (usize, usize) {
 }
 
 /// The calling thread's kernel id.
+///
+/// Always inlined: `cgocallback`'s thread check calls it from the callback
+/// text, where a preemption must find no Rust code of its own (see
+/// `same_thread::tid` there).
+#[inline(always)]
 pub(crate) fn current_tid() -> i32 {
     // SAFETY: gettid has no preconditions.
     unsafe { libc::gettid() }

@@ -105,6 +105,11 @@ pub(crate) fn thread_teardown(_st: AltStack) {}
 pub(crate) fn set_timer_slack_ns(_ns: u64) {}
 
 /// The calling thread's id.
+///
+/// Always inlined: `cgocallback`'s thread check calls it from the callback
+/// text, where a preemption must find no Rust code of its own (see
+/// `same_thread::tid` there).
+#[inline(always)]
 pub(crate) fn current_tid() -> i32 {
     // SAFETY: no preconditions.
     unsafe { GetCurrentThreadId() as i32 }

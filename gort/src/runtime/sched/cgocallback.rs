@@ -84,9 +84,8 @@ pub(crate) fn cgocallback<R>(f: impl FnOnce() -> R) -> R {
 /// The rule of the foreign boundary (`ffi`'s module documentation: a
 /// goroutine never changes thread between C's call and the return to C),
 /// checked in debug builds: the OS thread at a callback's entry and at its
-/// exit (`os::current_tid`: system code, which is never preempted; not the M, which
-/// a plain thread's first callback binds on the way). Nothing in release
-/// builds.
+/// exit (the system's thread id, read by `tid`; not the M, which a plain
+/// thread's first callback binds on the way). Nothing in release builds.
 mod same_thread {
     #[cfg(debug_assertions)]
     pub(super) struct Entry(i32);
@@ -95,15 +94,33 @@ mod same_thread {
     impl Entry {
         #[inline(always)]
         pub(super) fn new() -> Entry {
-            Entry(crate::runtime::os::current_tid())
+            Entry(tid())
         }
 
         #[inline(always)]
         pub(super) fn check(self) {
-            if crate::runtime::os::current_tid() != self.0 {
+            if tid() != self.0 {
                 moved()
             }
         }
+    }
+
+    /// The calling thread's id, from Rust code in the callback text: the
+    /// entry's read runs before the goroutine is marked and the exit's after
+    /// its mark is cleared, so a goroutine preempted in Rust code outside
+    /// that text here would be neither marked nor wired, and sysmon's
+    /// release of an M's preempted goroutines could resume it, C frames
+    /// below, on another thread. (`os::current_tid`, not inlined in a debug
+    /// build, was such code: under Wine a goroutine sorting with msvcrt's
+    /// `qsort` moved threads between two comparator calls,
+    /// ffi-tests/tests/callback_thread.rs.) `os::current_tid` is
+    /// `#[inline(always)]`, so what is left is the system's own code.
+    #[cfg(debug_assertions)]
+    #[inline(never)]
+    #[cfg_attr(target_os = "linux", unsafe(link_section = "gort_callback"))]
+    #[cfg_attr(windows, unsafe(link_section = ".text$gortc_m"))]
+    fn tid() -> i32 {
+        crate::runtime::os::current_tid()
     }
 
     #[cfg(debug_assertions)]
