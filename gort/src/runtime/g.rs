@@ -71,6 +71,7 @@ impl WaitReason {
             WaitReason::Semacquire => "semacquire",
             WaitReason::SyncBarrierWait => "sync.Barrier.Wait",
             WaitReason::SyncOnce => "sync.Once",
+            WaitReason::IoWait => "IO wait",
         }
     }
 }
@@ -96,6 +97,7 @@ pub(crate) enum WaitReason {
     Semacquire,
     SyncBarrierWait,
     SyncOnce,
+    IoWait,
 }
 
 /// Field order is by temperature. A spawned G is usually run by another core

@@ -14,6 +14,7 @@
 //!   g.rs m.rs p.rs   the three descriptors
 //!   tls/       the current thread's M (a thread-local word asm can read)
 //!   text/      where the no-preemption and callback code lies, per object format
+//!   netpoll/   the network poller (mio): sockets' wait slots, who polls when
 //!   timers.rs  per-P timer heaps and the timer-sleeping M
 //!   sysmon.rs  the monitor thread
 //!   lock.rs    runtime mutex and one-shot note
@@ -29,6 +30,7 @@ pub(crate) mod g;
 pub(crate) mod lock;
 pub(crate) mod loom;
 pub(crate) mod m;
+pub(crate) mod netpoll;
 pub(crate) mod os;
 pub(crate) mod p;
 pub(crate) mod panic;

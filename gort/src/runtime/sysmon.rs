@@ -27,7 +27,7 @@
 
 use super::p::PStatus;
 use super::sched::{self, SCHED, gfree, gomaxprocs};
-use super::{os, preempt};
+use super::{netpoll, os, preempt};
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 
 /// Go's values: start at 20 µs, double after 50 idle ticks, cap at 10 ms.
@@ -217,6 +217,14 @@ fn sysmon() {
         let now = os::nanotime();
         note_time(now);
         let released = preempt::sysmon_check(now);
+        // Sockets nobody has polled for a while (every P busy): their
+        // goroutines go to the global queue.
+        if netpoll::has_waiters()
+            && !netpoll::blocked()
+            && now - netpoll::last_poll() > netpoll::SYSMON_POLL_NS
+        {
+            netpoll::poll_nonblocking();
+        }
         if retake(now) > 0 || woken || released {
             idle = 0;
         } else {

@@ -44,6 +44,7 @@
 use super::g::G;
 use super::lock::Lock;
 use super::m::Pinned;
+use super::netpoll;
 use super::os;
 use super::p::P;
 use super::sched;
@@ -362,11 +363,19 @@ pub(crate) fn wake_sleeper(when: i64) {
     if SLEEPER.role.load(Ordering::SeqCst) {
         let pu = SLEEPER.poll_until.load(Ordering::SeqCst);
         if pu == 0 || when < pu {
-            SLEEPER.seq.fetch_add(1, Ordering::SeqCst);
-            os::futex_wake(&SLEEPER.seq, 1);
+            cut_sleep();
         }
     } else {
         sched::wakep();
+    }
+}
+
+/// Ends the sleeper's sleep, on its futex or in the poller.
+fn cut_sleep() {
+    SLEEPER.seq.fetch_add(1, Ordering::SeqCst);
+    os::futex_wake(&SLEEPER.seq, 1);
+    if netpoll::blocked() {
+        netpoll::wake_blocked();
     }
 }
 
@@ -384,8 +393,17 @@ pub(crate) fn next_timer_all() -> i64 {
 }
 
 /// Tries to become the timer sleeper and sleep until the earliest timer (or until
-/// woken). Returns false at once if another M holds the role or there is no timer
-/// (after making sure that sleeper will wake in time for ours).
+/// woken). Returns false at once if another M holds the role or there is
+/// neither a timer nor a goroutine waiting on a socket (after making sure
+/// that sleeper will wake in time for ours, and will poll if goroutines wait
+/// on sockets).
+///
+/// While goroutines wait on sockets the sleeper sleeps in the network poller
+/// (`netpoll`), which the earliest timer bounds: a socket's readiness wakes
+/// it too. The rule that no poll is lost: a goroutine counts itself as a
+/// socket waiter before it parks, and its M then comes here when it finds
+/// nothing to run; if the role is taken by a sleeper on its futex (it looked
+/// before the count rose), that sleeper is woken to look again.
 pub(crate) fn try_sleep(my_next: i64) -> bool {
     if SLEEPER
         .role
@@ -393,22 +411,29 @@ pub(crate) fn try_sleep(my_next: i64) -> bool {
         .is_err()
     {
         let pu = SLEEPER.poll_until.load(Ordering::SeqCst);
-        if my_next != 0 && (pu == 0 || my_next < pu) {
-            SLEEPER.seq.fetch_add(1, Ordering::SeqCst);
-            os::futex_wake(&SLEEPER.seq, 1);
+        let earlier = my_next != 0 && (pu == 0 || my_next < pu);
+        if earlier || (netpoll::has_waiters() && !netpoll::blocked()) {
+            cut_sleep();
         }
         return false;
     }
     let seq = SLEEPER.seq.load(Ordering::SeqCst);
     let next = next_timer_all();
-    if next == 0 {
+    let poll = netpoll::has_waiters();
+    if next == 0 && !poll {
         SLEEPER.role.store(false, Ordering::SeqCst);
         return false;
     }
-    SLEEPER.poll_until.store(next, Ordering::SeqCst);
+    // No timer: a poll without timeout, cut short only by a socket or a
+    // new timer (any is earlier).
+    let until = if next == 0 { i64::MAX } else { next };
+    SLEEPER.poll_until.store(until, Ordering::SeqCst);
     let now = os::nanotime();
-    if next > now {
-        os::futex_wait(&SLEEPER.seq, seq, Some(next - now));
+    if until > now {
+        let timeout = (next != 0).then(|| next - now);
+        if !(poll && netpoll::poll_blocking(timeout, &SLEEPER.seq, seq)) {
+            os::futex_wait(&SLEEPER.seq, seq, timeout);
+        }
     }
     SLEEPER.poll_until.store(0, Ordering::SeqCst);
     SLEEPER.role.store(false, Ordering::SeqCst);

@@ -57,7 +57,7 @@ use super::g::{G, Status, setgstatus};
 use super::lock::Lock;
 use super::m::M;
 use super::p::{P, PStatus};
-use super::{arch, fatal, os, preempt, timers};
+use super::{arch, fatal, netpoll, os, preempt, timers};
 use core::cell::UnsafeCell;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -507,6 +507,12 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
                 return (gp, false);
             }
 
+            // Sockets: goroutines whose socket became ready, unless the
+            // sleeper is blocked in the poller (it sees the events itself).
+            if netpoll::has_waiters() && !netpoll::blocked() && netpoll::poll_nonblocking() > 0 {
+                continue 'top;
+            }
+
             // Steal, if spinning is worthwhile: limit spinners to half the busy Ps.
             let procs = gomaxprocs() as u32;
             let busy = procs.saturating_sub(SCHED.npidle.load(Ordering::SeqCst));
@@ -586,9 +592,10 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
                 }
             }
 
-            // Timers pending somewhere: maybe become the M that sleeps until them.
+            // Timers pending somewhere, or goroutines waiting on sockets: maybe
+            // become the M that sleeps until the first timer, in the poller.
             let next = timers::next_timer_all();
-            if next != 0 && timers::try_sleep(next) {
+            if (next != 0 || netpoll::has_waiters()) && timers::try_sleep(next) {
                 SCHED.lock.lock();
                 let pp = idle::pidleget();
                 SCHED.lock.unlock();

@@ -1,0 +1,179 @@
+//! `Socket<S>`: a non-blocking `mio` socket registered with the poller, with
+//! the timeouts and deadlines of the `gort::net` type that owns it, and the
+//! loop every blocking call runs: try the syscall; on `WouldBlock`, wait for
+//! readiness (a goroutine parks on the socket's `PollDesc`, a thread polls
+//! it) and try again, until the call completes or its deadline passes.
+//!
+//! One goroutine at a time waits in each direction (a descriptor has one
+//! slot per direction): concurrent readers of one socket (`&TcpStream`
+//! shared, `try_clone`) take turns on the read lock, writers on the write
+//! lock, as Go's `fdMutex` makes them.
+
+use crate::runtime::netpoll::{self, Interest, PollDesc, Wait};
+use crate::runtime::{os, sched};
+use crate::sync::Mutex;
+use std::io;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub(crate) struct Socket<S: mio::event::Source> {
+    io: S,
+    pd: &'static PollDesc,
+    /// Per-call timeouts (ns; 0: none), std's `set_read_timeout`.
+    read_timeout: AtomicU64,
+    write_timeout: AtomicU64,
+    /// Absolute deadlines (`nanotime`; 0: none), Go's `SetReadDeadline`.
+    read_deadline: AtomicI64,
+    write_deadline: AtomicI64,
+    read_turn: Mutex<()>,
+    write_turn: Mutex<()>,
+}
+
+impl<S: mio::event::Source> Socket<S> {
+    /// Registers `io` (already non-blocking) with the poller.
+    pub(crate) fn new(mut io: S) -> io::Result<Socket<S>> {
+        let pd = netpoll::register(&mut io)?;
+        Ok(Socket {
+            io,
+            pd,
+            read_timeout: AtomicU64::new(0),
+            write_timeout: AtomicU64::new(0),
+            read_deadline: AtomicI64::new(0),
+            write_deadline: AtomicI64::new(0),
+            read_turn: Mutex::new(()),
+            write_turn: Mutex::new(()),
+        })
+    }
+
+    pub(crate) fn io(&self) -> &S {
+        &self.io
+    }
+
+    /// Deregisters and returns the socket (for conversion to std's types).
+    pub(crate) fn into_inner(self) -> S {
+        let mut me = std::mem::ManuallyDrop::new(self);
+        let pd = me.pd;
+        netpoll::deregister(&mut me.io, pd);
+        // SAFETY: `me` is never used or dropped again; each field is read
+        // (or dropped) once.
+        unsafe {
+            std::ptr::drop_in_place(&mut me.read_turn);
+            std::ptr::drop_in_place(&mut me.write_turn);
+            std::ptr::read(&me.io)
+        }
+    }
+
+    /// Runs `f` until it does not return `WouldBlock`, waiting for `which`
+    /// readiness in between; `TimedOut` once the call's timeout or the
+    /// deadline passes.
+    pub(crate) fn call<R>(
+        &self,
+        which: Interest,
+        raw: RawSource,
+        mut f: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let _turn = match which {
+            Interest::Read => self.read_turn.lock(),
+            Interest::Write => self.write_turn.lock(),
+        };
+        let timeout = match which {
+            Interest::Read => self.read_timeout.load(Ordering::Relaxed),
+            Interest::Write => self.write_timeout.load(Ordering::Relaxed),
+        };
+        let started = if timeout != 0 { os::nanotime() } else { 0 };
+        loop {
+            match f(&self.io) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+            let mut deadline = match which {
+                Interest::Read => self.read_deadline.load(Ordering::Acquire),
+                Interest::Write => self.write_deadline.load(Ordering::Acquire),
+            };
+            if timeout != 0 {
+                let end = started.saturating_add(timeout as i64);
+                deadline = if deadline == 0 {
+                    end
+                } else {
+                    deadline.min(end)
+                };
+            }
+            let w = if sched::can_park() {
+                self.pd.wait(which, deadline)
+            } else {
+                netpoll::wait_thread(raw, which, deadline)?
+            };
+            if w == Wait::TimedOut {
+                return Err(timed_out());
+            }
+        }
+    }
+
+    pub(crate) fn set_timeout(&self, which: Interest, d: Option<Duration>) -> io::Result<()> {
+        let ns = match d {
+            Some(d) if d.is_zero() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "cannot set a 0 duration timeout",
+                ));
+            }
+            Some(d) => u64::try_from(d.as_nanos()).unwrap_or(u64::MAX / 2).max(1),
+            None => 0,
+        };
+        match which {
+            Interest::Read => self.read_timeout.store(ns, Ordering::Relaxed),
+            Interest::Write => self.write_timeout.store(ns, Ordering::Relaxed),
+        }
+        Ok(())
+    }
+
+    pub(crate) fn timeout(&self, which: Interest) -> Option<Duration> {
+        let ns = match which {
+            Interest::Read => self.read_timeout.load(Ordering::Relaxed),
+            Interest::Write => self.write_timeout.load(Ordering::Relaxed),
+        };
+        (ns != 0).then(|| Duration::from_nanos(ns))
+    }
+
+    /// Sets (or clears) the absolute deadline for `which`; a call blocked
+    /// meanwhile looks at it again at once (it may have passed already).
+    pub(crate) fn set_deadline(&self, which: Interest, at: Option<Instant>) {
+        let ns = at.map_or(0, to_nanotime);
+        match which {
+            Interest::Read => self.read_deadline.store(ns, Ordering::Release),
+            Interest::Write => self.write_deadline.store(ns, Ordering::Release),
+        }
+        self.pd.interrupt();
+    }
+}
+
+impl<S: mio::event::Source> Drop for Socket<S> {
+    fn drop(&mut self) {
+        netpoll::deregister(&mut self.io, self.pd);
+    }
+}
+
+/// What a thread's wait polls: the raw descriptor or socket.
+#[cfg(unix)]
+pub(crate) type RawSource = std::os::fd::RawFd;
+/// See the Unix version.
+#[cfg(windows)]
+pub(crate) type RawSource = std::os::windows::io::RawSocket;
+
+/// `instant` on the runtime's clock (`nanotime`); never 0 (which means
+/// "none"), and one already past stays past.
+fn to_nanotime(instant: Instant) -> i64 {
+    let now_i = Instant::now();
+    let now = os::nanotime();
+    if instant <= now_i {
+        let ago = i64::try_from((now_i - instant).as_nanos()).unwrap_or(i64::MAX);
+        return now.saturating_sub(ago).max(1);
+    }
+    let ahead = i64::try_from((instant - now_i).as_nanos()).unwrap_or(i64::MAX);
+    now.saturating_add(ahead)
+}
+
+pub(crate) fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "i/o deadline reached")
+}
