@@ -1,5 +1,6 @@
 //! Networking whose blocking calls park the goroutine, not the thread: std's
-//! `TcpListener`, `TcpStream` and `UdpSocket`, with the same methods, plus Go's
+//! `TcpListener`, `TcpStream` and `UdpSocket` (and on Unix `UnixListener`,
+//! `UnixStream`, `UnixDatagram`), with the same methods, plus Go's
 //! deadlines (`set_deadline`, `set_read_deadline`, `set_write_deadline`).
 //!
 //! A call that would block (`accept`, `connect`, `read`, `write`, `recv_from`,
@@ -46,9 +47,13 @@
 mod socket;
 mod tcp;
 mod udp;
+#[cfg(unix)]
+mod unix;
 
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
+#[cfg(unix)]
+pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};

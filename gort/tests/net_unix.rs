@@ -1,0 +1,142 @@
+//! `gort::net`'s Unix domain sockets: stream echo from many goroutines
+//! (every byte checked), goroutines parked in `read`/`recv` while their one
+//! processor runs another, datagrams bound and paired, a read timeout.
+#![cfg(unix)]
+
+use gort::net::{UnixDatagram, UnixListener, UnixStream};
+use std::io::{ErrorKind, Read, Write};
+use std::time::{Duration, Instant};
+
+fn socket_path(name: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("gort-{}-{name}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+#[test]
+fn unix_stream_echo_from_many_goroutines() {
+    let path = socket_path("echo");
+    let total = gort::run({
+        let path = path.clone();
+        move || {
+            let l = UnixListener::bind(&path).unwrap();
+            gort::go(move || {
+                for conn in l.incoming() {
+                    let mut c = conn.unwrap();
+                    gort::go(move || {
+                        let mut b = [0u8; 2048];
+                        loop {
+                            match c.read(&mut b) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => c.write_all(&b[..n]).unwrap(),
+                            }
+                        }
+                    });
+                }
+            });
+            let hs: Vec<_> = (0..100u64)
+                .map(|i| {
+                    let path = path.clone();
+                    gort::go(move || {
+                        let mut s = UnixStream::connect(&path).unwrap();
+                        let mut n = 0;
+                        for m in 0..50u64 {
+                            let msg: Vec<u8> = (0..(1 + (i * 7 + m) % 1500))
+                                .map(|k| (k ^ i ^ m) as u8)
+                                .collect();
+                            s.write_all(&msg).unwrap();
+                            let mut back = vec![0u8; msg.len()];
+                            s.read_exact(&mut back).unwrap();
+                            assert_eq!(back, msg);
+                            n += msg.len() as u64;
+                        }
+                        n
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+        }
+    });
+    let want: u64 = (0..100u64)
+        .flat_map(|i| (0..50u64).map(move |m| 1 + (i * 7 + m) % 1500))
+        .sum();
+    assert_eq!(total, want);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn goroutines_parked_in_unix_reads_leave_the_processor_free() {
+    gort::run(|| {
+        let old = gort::set_procs(1);
+        let mut writers = Vec::new();
+        let readers: Vec<_> = (0..200u8)
+            .map(|i| {
+                let (a, b) = UnixStream::pair().unwrap();
+                writers.push(b);
+                gort::go(move || {
+                    let mut x = [0u8; 1];
+                    (&a).read_exact(&mut x).map(|()| x[0] ^ i)
+                })
+            })
+            .collect();
+        let (d1, d2) = UnixDatagram::pair().unwrap();
+        let receiver = gort::go(move || {
+            let mut b = [0u8; 8];
+            d1.recv(&mut b)
+        });
+        let mut x = 1u64;
+        let done = gort::go(move || {
+            for i in 0..20_000_000u64 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(i);
+            }
+            std::hint::black_box(x)
+        });
+        done.join().unwrap();
+        assert!(readers.iter().all(|h| !h.is_finished()) && !receiver.is_finished());
+        for (i, w) in writers.iter().enumerate() {
+            (&*w).write_all(&[i as u8 ^ 0x5a]).unwrap();
+        }
+        for h in readers {
+            assert_eq!(h.join().unwrap().unwrap(), 0x5a);
+        }
+        d2.send(b"datagram").unwrap();
+        assert_eq!(receiver.join().unwrap().unwrap(), 8);
+        gort::set_procs(old);
+    });
+}
+
+#[test]
+fn unix_datagrams_bound_and_a_timeout() {
+    let (pa, pb) = (socket_path("dg-a"), socket_path("dg-b"));
+    gort::run({
+        let (pa, pb) = (pa.clone(), pb.clone());
+        move || {
+            let a = UnixDatagram::bind(&pa).unwrap();
+            let b = UnixDatagram::bind(&pb).unwrap();
+            let echo = gort::go(move || {
+                let mut buf = [0u8; 64];
+                for _ in 0..100 {
+                    let (n, from) = b.recv_from(&mut buf).unwrap();
+                    b.send_to(&buf[..n], from.as_pathname().unwrap()).unwrap();
+                }
+            });
+            for i in 0..100u32 {
+                a.send_to(&i.to_le_bytes(), &pb).unwrap();
+                let mut buf = [0u8; 64];
+                let (n, from) = a.recv_from(&mut buf).unwrap();
+                assert_eq!(&buf[..n], &i.to_le_bytes());
+                assert_eq!(from.as_pathname(), Some(pb.as_path()));
+            }
+            echo.join().unwrap();
+            a.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+            let t = Instant::now();
+            assert_eq!(
+                a.recv(&mut [0u8; 4]).unwrap_err().kind(),
+                ErrorKind::TimedOut
+            );
+            assert!(t.elapsed() >= Duration::from_millis(20));
+        }
+    });
+    let _ = std::fs::remove_file(&pa);
+    let _ = std::fs::remove_file(&pb);
+}
