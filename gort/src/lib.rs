@@ -37,6 +37,7 @@ pub mod context;
 mod control;
 pub mod debug;
 pub mod ffi;
+pub mod fs;
 pub mod net;
 mod runtime;
 mod scope;
