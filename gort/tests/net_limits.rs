@@ -1,0 +1,72 @@
+//! Running out of file descriptors: `accept` returns the `EMFILE` error to
+//! its caller (never a crash, never a lost listener), and once descriptors
+//! are free again the same listener accepts the connections still waiting.
+//! In a child process, which lowers its own `RLIMIT_NOFILE`.
+#![cfg(target_os = "linux")]
+
+mod common;
+use common::{child_mode, run_child_ok, stdout_value};
+use std::time::Duration;
+
+fn open_fds() -> u64 {
+    std::fs::read_dir("/proc/self/fd").unwrap().count() as u64
+}
+
+fn child() {
+    let (accepted, later) = gort::run(|| {
+        let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        // Connected in the kernel's backlog before the limit drops.
+        let clients: Vec<_> = (0..30)
+            .map(|_| gort::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        let mut rl = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: plain getrlimit/setrlimit on this process (the soft limit
+        // only: the hard one stays).
+        unsafe {
+            assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl), 0);
+            rl.rlim_cur = open_fds() + 5;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &rl), 0);
+        }
+        let mut streams = Vec::new();
+        let e = loop {
+            match l.accept() {
+                Ok((s, _)) => streams.push(s),
+                Err(e) => break e,
+            }
+            assert!(streams.len() < 30, "the limit was not reached");
+        };
+        assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e:?}");
+        let accepted = streams.len() as u64;
+        // Free them: the listener goes on with the connections still queued.
+        drop(streams);
+        let mut later = 0;
+        for _ in 0..accepted {
+            l.accept().unwrap();
+            later += 1;
+        }
+        drop(clients);
+        (accepted, later)
+    });
+    println!("accepted={accepted} later={later}");
+}
+
+#[test]
+fn accept_out_of_descriptors_is_an_error_and_the_listener_goes_on() {
+    if child_mode().as_deref() == Some("emfile") {
+        return child();
+    }
+    let out = run_child_ok(
+        "accept_out_of_descriptors_is_an_error_and_the_listener_goes_on",
+        "emfile",
+        &[],
+        Duration::from_secs(60),
+        "EMFILE child",
+    );
+    let accepted = stdout_value(&out, "accepted").unwrap();
+    assert!(accepted >= 1, "{:?}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(stdout_value(&out, "later"), Some(accepted));
+}
