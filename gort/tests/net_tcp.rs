@@ -455,3 +455,63 @@ fn host_names_resolve_from_many_goroutines() {
         accepter.join().unwrap();
     });
 }
+
+/// A client that stops in the middle of a message (slowloris) holds only its
+/// own connection's goroutine: while it is stalled, 50 other clients finish
+/// all their round trips (a server that let it block a thread or a
+/// processor would never get to them, and this would hang).
+#[test]
+fn a_stalled_client_does_not_hold_up_the_others() {
+    gort::run(|| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        // A line-echo server: each connection's goroutine reads whole lines.
+        gort::go(move || {
+            for conn in l.incoming() {
+                let conn = conn.unwrap();
+                gort::go(move || {
+                    use std::io::BufRead;
+                    let mut w = &conn;
+                    for line in std::io::BufReader::new(&conn).lines() {
+                        let Ok(line) = line else { return };
+                        // One write per reply (Nagle would hold a second one).
+                        if w.write_all(format!("{line}\n").as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let (done_tx, done_rx) = gort::chan::<()>(0);
+        let slow = gort::go(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"half a li").unwrap();
+            // Stalled until everyone else is done.
+            done_rx.recv().unwrap();
+            s.write_all(b"ne\n").unwrap();
+            let mut back = [0u8; 12];
+            s.read_exact(&mut back).unwrap();
+            assert_eq!(&back, b"half a line\n");
+        });
+        let fast: Vec<_> = (0..50)
+            .map(|c| {
+                gort::go(move || {
+                    let mut s = TcpStream::connect(addr).unwrap();
+                    for m in 0..100 {
+                        let line = format!("client {c} message {m}\n");
+                        s.write_all(line.as_bytes()).unwrap();
+                        let mut back = vec![0u8; line.len()];
+                        s.read_exact(&mut back).unwrap();
+                        assert_eq!(back, line.as_bytes());
+                    }
+                })
+            })
+            .collect();
+        for h in fast {
+            h.join().unwrap();
+        }
+        assert!(!slow.is_finished());
+        done_tx.send(()).unwrap();
+        slow.join().unwrap();
+    });
+}
