@@ -140,3 +140,53 @@ fn unix_datagrams_bound_and_a_timeout() {
     let _ = std::fs::remove_file(&pa);
     let _ = std::fs::remove_file(&pb);
 }
+
+/// Writing to a stream or pipe whose peer is gone is `BrokenPipe` for the
+/// caller, even in a process whose SIGPIPE is back at its default (a C
+/// host's): the runtime ignores it, as Go does. In a child: the test
+/// harness's `main` already ignores SIGPIPE.
+#[test]
+fn writing_to_a_gone_peer_is_broken_pipe_not_sigpipe() {
+    if std::env::var("GORT_TEST_CHILD").as_deref() == Ok("sigpipe") {
+        // SAFETY: restoring the default action before the runtime starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        let (kind, pipe) = gort::run(|| {
+            let (a, b) = UnixStream::pair().unwrap();
+            drop(b);
+            let kind = loop {
+                if let Err(e) = (&a).write(b"into the void") {
+                    break e.kind();
+                }
+            };
+            // A plain pipe too (sockets are written with MSG_NOSIGNAL; a
+            // pipe raises SIGPIPE unless it is ignored).
+            let mut fds = [0; 2];
+            // SAFETY: a two-element array for pipe(2); the descriptors are
+            // ours and closed here.
+            let pipe = unsafe {
+                assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+                libc::close(fds[0]);
+                let r = libc::write(fds[1], b"x".as_ptr().cast(), 1);
+                let e = std::io::Error::last_os_error();
+                libc::close(fds[1]);
+                assert_eq!(r, -1);
+                e.kind()
+            };
+            (kind, pipe)
+        });
+        println!("kind={kind:?} pipe={pipe:?}");
+        return;
+    }
+    let out = gort_test_support::Child::new(
+        "writing_to_a_gone_peer_is_broken_pipe_not_sigpipe",
+        "sigpipe",
+    )
+    .output_within(Duration::from_secs(60))
+    .expect("child hung");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{:?} {stdout}", out.status);
+    assert!(
+        stdout.contains("kind=BrokenPipe pipe=BrokenPipe"),
+        "{stdout}"
+    );
+}

@@ -57,6 +57,15 @@ pub(crate) fn install() {
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, (*slot.get()).as_mut_ptr());
         }
+        // A write to a socket or pipe whose peer is gone is an `EPIPE` error
+        // for the caller (`ErrorKind::BrokenPipe`), as in Go, not the end of
+        // the process: SIGPIPE is ignored unless someone already handles it
+        // (Rust's own `main` ignores it too; a C host may not).
+        let mut old: libc::sigaction = core::mem::zeroed();
+        libc::sigaction(libc::SIGPIPE, core::ptr::null(), &mut old);
+        if old.sa_sigaction == libc::SIG_DFL {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
     }
 }
 
