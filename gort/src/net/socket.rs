@@ -177,3 +177,86 @@ fn to_nanotime(instant: Instant) -> i64 {
 pub(crate) fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "i/o deadline reached")
 }
+
+/// The timeout and deadline methods of every connection-like socket type
+/// (a `sock: Arc<Socket<_>>` field), written once.
+macro_rules! timeouts_and_deadlines {
+    () => {
+        /// A time limit for each read or receive (`None`: none); `Some(0)`
+        /// is an error, as in std. An expired call returns
+        /// `ErrorKind::TimedOut`.
+        pub fn set_read_timeout(&self, d: Option<std::time::Duration>) -> std::io::Result<()> {
+            self.sock
+                .set_timeout($crate::runtime::netpoll::Interest::Read, d)
+        }
+
+        /// A time limit for each write or send; see `set_read_timeout`.
+        pub fn set_write_timeout(&self, d: Option<std::time::Duration>) -> std::io::Result<()> {
+            self.sock
+                .set_timeout($crate::runtime::netpoll::Interest::Write, d)
+        }
+
+        /// See `set_read_timeout`.
+        pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+            Ok(self.sock.timeout($crate::runtime::netpoll::Interest::Read))
+        }
+
+        /// See `set_write_timeout`.
+        pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+            Ok(self.sock.timeout($crate::runtime::netpoll::Interest::Write))
+        }
+
+        /// An absolute deadline for reads and writes (Go's `SetDeadline`):
+        /// once it passes, blocked and later calls return
+        /// `ErrorKind::TimedOut`, at once, also for goroutines already
+        /// blocked. `None` clears it.
+        pub fn set_deadline(&self, at: impl Into<Option<std::time::Instant>>) {
+            let at = at.into();
+            self.set_read_deadline(at);
+            self.set_write_deadline(at);
+        }
+
+        /// The deadline for reads only; see `set_deadline`.
+        pub fn set_read_deadline(&self, at: impl Into<Option<std::time::Instant>>) {
+            self.sock
+                .set_deadline($crate::runtime::netpoll::Interest::Read, at.into());
+        }
+
+        /// The deadline for writes only; see `set_deadline`.
+        pub fn set_write_deadline(&self, at: impl Into<Option<std::time::Instant>>) {
+            self.sock
+                .set_deadline($crate::runtime::netpoll::Interest::Write, at.into());
+        }
+    };
+}
+pub(crate) use timeouts_and_deadlines;
+
+/// `Read` and `Write` for a stream type, through its `&T` implementations.
+macro_rules! io_through_ref {
+    ($t:ty) => {
+        impl std::io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                (&*self).read(buf)
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                (&*self).read_vectored(bufs)
+            }
+        }
+
+        impl std::io::Write for $t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                (&*self).write(buf)
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                (&*self).write_vectored(bufs)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use io_through_ref;

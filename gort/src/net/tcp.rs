@@ -241,45 +241,7 @@ impl TcpStream {
             .call(Interest::Read, raw(self.sock.io()), |s| s.peek(buf))
     }
 
-    /// A time limit for each read (`None`: none); `Some(0)` is an error, as
-    /// in std. An expired read returns `ErrorKind::TimedOut`.
-    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.sock.set_timeout(Interest::Read, d)
-    }
-
-    /// A time limit for each write; see `set_read_timeout`.
-    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.sock.set_timeout(Interest::Write, d)
-    }
-
-    /// See `set_read_timeout`.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.sock.timeout(Interest::Read))
-    }
-
-    /// See `set_write_timeout`.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.sock.timeout(Interest::Write))
-    }
-
-    /// An absolute deadline for reads and writes (Go's `SetDeadline`): once
-    /// it passes, blocked and later calls return `ErrorKind::TimedOut`, at
-    /// once, also for goroutines already blocked. `None` clears it.
-    pub fn set_deadline(&self, at: impl Into<Option<Instant>>) {
-        let at = at.into();
-        self.sock.set_deadline(Interest::Read, at);
-        self.sock.set_deadline(Interest::Write, at);
-    }
-
-    /// The deadline for reads only; see `set_deadline`.
-    pub fn set_read_deadline(&self, at: impl Into<Option<Instant>>) {
-        self.sock.set_deadline(Interest::Read, at.into());
-    }
-
-    /// The deadline for writes only; see `set_deadline`.
-    pub fn set_write_deadline(&self, at: impl Into<Option<Instant>>) {
-        self.sock.set_deadline(Interest::Write, at.into());
-    }
+    super::socket::timeouts_and_deadlines!();
 
     fn read_with(
         &self,
@@ -296,6 +258,8 @@ impl TcpStream {
     }
 }
 
+super::socket::io_through_ref!(TcpStream);
+
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.read_with(|mut s| s.read(buf))
@@ -311,27 +275,6 @@ impl Write for &TcpStream {
     }
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.write_with(|mut s| s.write_vectored(bufs))
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())

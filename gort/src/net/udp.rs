@@ -7,7 +7,6 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// A UDP socket (std's `UdpSocket`): `recv_from`, `send_to`, `recv` and
 /// `send` park the calling goroutine while the socket is not ready.
@@ -117,43 +116,7 @@ impl UdpSocket {
         self.sock.io().take_error()
     }
 
-    /// A time limit for each receive (`None`: none); `Some(0)` is an error.
-    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.sock.set_timeout(Interest::Read, d)
-    }
-
-    /// A time limit for each send.
-    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.sock.set_timeout(Interest::Write, d)
-    }
-
-    /// See `set_read_timeout`.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.sock.timeout(Interest::Read))
-    }
-
-    /// See `set_write_timeout`.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.sock.timeout(Interest::Write))
-    }
-
-    /// An absolute deadline for receives and sends (Go's `SetDeadline`);
-    /// `None` clears it. Reaches calls already blocked.
-    pub fn set_deadline(&self, at: impl Into<Option<Instant>>) {
-        let at = at.into();
-        self.sock.set_deadline(Interest::Read, at);
-        self.sock.set_deadline(Interest::Write, at);
-    }
-
-    /// The deadline for receives only.
-    pub fn set_read_deadline(&self, at: impl Into<Option<Instant>>) {
-        self.sock.set_deadline(Interest::Read, at.into());
-    }
-
-    /// The deadline for sends only.
-    pub fn set_write_deadline(&self, at: impl Into<Option<Instant>>) {
-        self.sock.set_deadline(Interest::Write, at.into());
-    }
+    super::socket::timeouts_and_deadlines!();
 }
 
 impl fmt::Debug for UdpSocket {

@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A Unix stream socket server (std's `UnixListener`).
 pub struct UnixListener {
@@ -145,37 +145,14 @@ impl UnixStream {
         self.sock.io().take_error()
     }
 
-    /// A time limit for each read; `Some(0)` is an error.
-    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.sock.set_timeout(Interest::Read, d)
-    }
-
-    /// A time limit for each write.
-    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.sock.set_timeout(Interest::Write, d)
-    }
-
-    /// See `set_read_timeout`.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.sock.timeout(Interest::Read))
-    }
-
-    /// See `set_write_timeout`.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.sock.timeout(Interest::Write))
-    }
-
-    /// An absolute deadline for reads and writes; `None` clears it.
-    pub fn set_deadline(&self, at: impl Into<Option<Instant>>) {
-        let at = at.into();
-        self.sock.set_deadline(Interest::Read, at);
-        self.sock.set_deadline(Interest::Write, at);
-    }
+    super::socket::timeouts_and_deadlines!();
 
     fn fd(&self) -> RawFd {
         self.sock.io().as_raw_fd()
     }
 }
+
+super::socket::io_through_ref!(UnixStream);
 
 impl Read for &UnixStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -196,27 +173,6 @@ impl Write for &UnixStream {
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.sock
             .call(Interest::Write, self.fd(), |mut s| s.write_vectored(bufs))
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -320,22 +276,7 @@ impl UnixDatagram {
         self.sock.io().take_error()
     }
 
-    /// A time limit for each receive; `Some(0)` is an error.
-    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.sock.set_timeout(Interest::Read, d)
-    }
-
-    /// A time limit for each send.
-    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.sock.set_timeout(Interest::Write, d)
-    }
-
-    /// An absolute deadline for receives and sends; `None` clears it.
-    pub fn set_deadline(&self, at: impl Into<Option<Instant>>) {
-        let at = at.into();
-        self.sock.set_deadline(Interest::Read, at);
-        self.sock.set_deadline(Interest::Write, at);
-    }
+    super::socket::timeouts_and_deadlines!();
 
     fn fd(&self) -> RawFd {
         self.sock.io().as_raw_fd()
