@@ -53,15 +53,23 @@ fn a_read_blocked_in_the_kernel_does_not_stall_the_processor() {
     let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a valid path string.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    let got = gort::run({
+    let (got, writer) = gort::run({
         let p = p.clone();
         move || {
             let old = gort::set_procs(1);
+            // The reader says it has started before it blocks: with one
+            // processor, a reader still waiting in the run queue when the
+            // loop below ends would prove nothing.
+            let (started_tx, started) = gort::chan::<()>(1);
             // Blocks in open(2) until a writer opens the FIFO.
             let reader = {
                 let p = p.clone();
-                gort::go(move || gort::fs::read(&p))
+                gort::go(move || {
+                    started_tx.send(()).unwrap();
+                    gort::fs::read(&p)
+                })
             };
+            started.recv().unwrap();
             // The one processor still runs this to the end.
             let x = gort::go(|| {
                 let mut x = 1u64;
@@ -74,14 +82,16 @@ fn a_read_blocked_in_the_kernel_does_not_stall_the_processor() {
             .unwrap();
             std::hint::black_box(x);
             assert!(!reader.is_finished());
-            std::thread::spawn(move || std::fs::write(&p, b"from a thread").unwrap())
-                .join()
-                .unwrap();
+            // The writer is a plain thread, joined outside the goroutine:
+            // joining it here would block this goroutine's thread while it
+            // holds the only processor the reader needs to finish.
+            let writer = std::thread::spawn(move || std::fs::write(&p, b"from a thread").unwrap());
             let got = reader.join().unwrap().unwrap();
             gort::set_procs(old);
-            got
+            (got, writer)
         }
     });
+    writer.join().unwrap();
     assert_eq!(got, b"from a thread");
     std::fs::remove_file(&p).unwrap();
 }
