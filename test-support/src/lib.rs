@@ -4,6 +4,8 @@
 
 mod child;
 mod thread;
+mod wine;
 
 pub use child::{Child, child_mode, stdout_value};
 pub use thread::{Death, death, os_tid, thread_alive, thread_stacks};
+pub use wine::under_wine;
