@@ -657,7 +657,7 @@ def main(argv: list[str]) -> int:
     for w in selected:
         results[w] = {i: [] for i in impls}
         for i in impls:
-            if not WORKLOADS[w].applies(i):
+            if not WORKLOADS[w].applies(i) and WORKLOADS[w].shown(i):
                 log(f"[{w}] {i}: n/a ({WORKLOADS[w].na_why})")
         for r in range(1, rounds + 1):
             for i in impls:
