@@ -637,8 +637,9 @@ func benchEcho(n uint64) *report {
 
 // ---------------------------------------------------------------------------
 // idle N: bytes per idle connection. The clients are a child process (this
-// binary re-run with GORT_BENCH_IDLE_CLIENT=<addr>) holding N conns, so each
-// process needs ~N descriptors (Go >= 1.19 raises its soft RLIMIT_NOFILE to
+// binary re-run with GORT_BENCH_IDLE_CLIENT=<addr>) holding N conns, dialled
+// in batches of idleBatch that the server acknowledges on the child's stdin
+// once accepted, so each process needs ~N descriptors (Go >= 1.19 raises its soft RLIMIT_NOFILE to
 // the hard limit by itself). The server reads VmRSS, accepts N conns with a
 // goroutine each that counts itself in `parked` and blocks in io.ReadFull of
 // one byte; once all N have counted (polled every 1 ms) and a further 50 ms
@@ -650,7 +651,19 @@ func benchEcho(n uint64) *report {
 
 const idleClientEnv = "GORT_BENCH_IDLE_CLIENT"
 
+// idleBatch: the child waits for a line on stdin after every idleBatch
+// connections, which the server writes once it has accepted them, so that
+// the accept queue never holds more (a full queue drops SYNs, retried after
+// 1 s). Same as BATCH in bench/src/idle.rs.
+const idleBatch = 500
+
 func idleClient(addr string, n uint64) {
+	stdin := bufio.NewReader(os.Stdin)
+	waitLine := func() {
+		if _, err := stdin.ReadString('\n'); err != nil {
+			panic(fmt.Sprintf("idle client: stdin: %v", err))
+		}
+	}
 	conns := make([]net.Conn, n)
 	for i := range conns {
 		c, err := net.Dial("tcp", addr)
@@ -658,10 +671,11 @@ func idleClient(addr string, n uint64) {
 			panic(fmt.Sprintf("idle client: dial #%d: %v", i, err))
 		}
 		conns[i] = c
+		if uint64(i+1)%idleBatch == 0 || uint64(i+1) == n {
+			waitLine()
+		}
 	}
-	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
-		panic(fmt.Sprintf("idle client: stdin: %v", err))
-	}
+	waitLine()
 	for i, c := range conns {
 		if _, err := c.Write([]byte{byte(i)}); err != nil {
 			panic(fmt.Sprintf("idle client: write: %v", err))
@@ -706,6 +720,11 @@ func benchIdle(n uint64) *report {
 		c, err := l.Accept()
 		if err != nil {
 			panic(fmt.Sprintf("idle: accept: %v", err))
+		}
+		if (i+1)%idleBatch == 0 || i+1 == n {
+			if _, err := io.WriteString(stdin, "more\n"); err != nil {
+				panic(fmt.Sprintf("idle: write to the client process: %v", err))
+			}
 		}
 		go func(c net.Conn) {
 			atomic.AddUint64(&parked, 1)

@@ -5,7 +5,10 @@
 //! [`CLIENT_ENV`] set to the server's address), so that each process needs
 //! only ~N descriptors: with both ends in one process, 10 000 connections
 //! would need 20 000, the usual hard RLIMIT_NOFILE. The child connects N
-//! plain std sockets, then waits for a line on stdin.
+//! plain std sockets in batches of [`BATCH`]: after each batch it waits
+//! for a line on its stdin, which the server writes once it has accepted
+//! that batch, so that no more than [`BATCH`] connections ever wait in the
+//! accept queue (see "Backlog" below); then it waits for one more line.
 //!
 //! The server (the workload, inside the runtime) binds 127.0.0.1:0, starts
 //! the child, reads VmRSS (`rss_before`), then accepts N connections and
@@ -33,11 +36,14 @@
 //! Backlog: every server listens with a backlog of [`BACKLOG`] (Go's: it
 //! uses net.core.somaxconn, 4096 here). gort's and std's `bind` use 128,
 //! tokio's and may's 1024; the child connects faster than a server on a
-//! busy 2-core machine accepts in bursts, and a SYN that finds the accept
-//! queue full is dropped and retried after 1 s, which made `park_ms` seconds
-//! of TCP retransmission instead of the runtime's accept path (the memory
-//! figure is the same either way). The Rust servers call `listen` again on
-//! the bound socket, which on Linux only resizes the queue.
+//! busy 2-core machine accepts, and a SYN that finds the accept queue full
+//! is dropped and retried after 1 s, which made `park_ms` seconds of TCP
+//! retransmission instead of the runtime's accept path (the memory figure is
+//! the same either way). The Rust servers call `listen` again on the bound
+//! socket, which on Linux only resizes the queue; and the child's batches
+//! keep the queue below [`BATCH`] (even 4096 overflowed now and then: the
+//! child connects faster than any of the servers accepts and starts a
+//! goroutine).
 //!
 //! RLIMIT_NOFILE: both processes raise their soft limit to N + 64 (the hard
 //! limit permitting; Go does that on its own since 1.19) and fail with a
@@ -61,6 +67,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 #[allow(unused_imports)]
 use std::time::{Duration, Instant};
 
+/// Connections the child makes before it waits for the server to accept
+/// them.
+pub const BATCH: u64 = 500;
 /// Set (to the server's address) in the client child's environment.
 pub const CLIENT_ENV: &str = "GORT_BENCH_IDLE_CLIENT";
 /// How long the server waits after the last goroutine said it parked.
@@ -109,21 +118,26 @@ fn prologue(imp: &str, n: u64) {
     }
 }
 
-/// The client child: N plain std sockets, connected one after another (the
-/// server accepts meanwhile); then, on a line from stdin, one byte each and
-/// its echo checked.
+/// The client child: N plain std sockets, connected one after another in
+/// batches (a line from stdin after each: the server has accepted them);
+/// then, on one more line, one byte each and its echo checked.
 fn hold_clients(addr: &str, n: u64) {
-    let conns: Vec<std::net::TcpStream> = (0..n)
-        .map(|i| {
-            std::net::TcpStream::connect(addr)
-                .unwrap_or_else(|e| panic!("idle client: connect #{i}: {e}"))
-        })
-        .collect();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .expect("idle client: stdin");
+    let mut stdin = std::io::stdin().lock();
+    let mut wait_line = || {
+        let mut line = String::new();
+        let k = stdin.read_line(&mut line).expect("idle client: stdin");
+        assert!(k > 0, "idle client: the server closed stdin");
+    };
+    let mut conns = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let c = std::net::TcpStream::connect(addr)
+            .unwrap_or_else(|e| panic!("idle client: connect #{i}: {e}"));
+        conns.push(c);
+        if batch_end(i, n) {
+            wait_line();
+        }
+    }
+    wait_line();
     for (i, mut c) in conns.iter().enumerate() {
         c.write_all(&[i as u8]).expect("idle client: write");
     }
@@ -150,6 +164,21 @@ fn spawn_client(addr: std::net::SocketAddr, n: u64) -> std::process::Child {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("idle: spawn the client process")
+}
+
+/// Whether connection `i` (0-based) of `n` is the last of a batch.
+fn batch_end(i: u64, n: u64) -> bool {
+    (i + 1).is_multiple_of(BATCH) || i + 1 == n
+}
+
+/// After the server's `i`-th accept (0-based): at the end of each batch,
+/// tells the child to go on.
+#[allow(dead_code)]
+fn accepted(child: &mut std::process::Child, i: u64, n: u64) {
+    if batch_end(i, n) {
+        let stdin = child.stdin.as_mut().expect("idle: child stdin");
+        writeln!(stdin, "more").expect("idle: write to the client process");
+    }
 }
 
 /// Tells the child to send its bytes.
@@ -231,8 +260,9 @@ pub fn run_gort(n: u64) -> Report {
         let t0 = Instant::now();
         let snap = gort::scope(|s| {
             let parked = &parked;
-            for _ in 0..n {
+            for i in 0..n {
                 let (c, _) = l.accept().expect("idle: accept");
+                accepted(&mut child, i, n);
                 s.go(move || {
                     parked.fetch_add(1, Relaxed);
                     let mut b = [0u8; 1];
@@ -273,8 +303,9 @@ pub fn run_tokio(n: u64) -> Report {
         let latch = Arc::new(common::TokioLatch::new(n));
         let rss_before = common::rss_bytes();
         let t0 = Instant::now();
-        for _ in 0..n {
+        for i in 0..n {
             let (mut c, _) = l.accept().await.expect("idle: accept");
+            accepted(&mut child, i, n);
             let (parked, latch) = (parked.clone(), latch.clone());
             tokio::spawn(async move {
                 parked.fetch_add(1, Relaxed);
@@ -316,8 +347,9 @@ pub fn run_may(n: u64) -> Report {
         let latch = Arc::new(common::MayLatch::new(n));
         let rss_before = common::rss_bytes();
         let t0 = Instant::now();
-        for _ in 0..n {
+        for i in 0..n {
             let (mut c, _) = l.accept().expect("idle: accept");
+            accepted(&mut child, i, n);
             let (parked, latch) = (parked.clone(), latch.clone());
             may::go!(move || {
                 parked.fetch_add(1, Relaxed);
