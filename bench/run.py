@@ -815,8 +815,9 @@ def report(argv, selected, impls, rounds, ns, results, started, machine, workspa
             notes.append("plain_thread is the same code everywhere (glibc qsort + a plain comparator on a plain "
                          "thread, no runtime involved): differences there are machine noise")
         if w in ("echo", "kv"):
-            notes.append("the `*_rps` / `msg_per_s` rows are throughput (higher is better): their gort/peer "
-                         "ratios read the other way round (> 1: gort is better)")
+            rows = "`msg_per_s`" if w == "echo" else "the `*_rps` rows"
+            notes.append(f"{rows}: throughput (higher is better), so their gort/peer ratios read the other way "
+                         "round (> 1: gort is better)")
         if w == "echo" and "gort" in w_impls and "go" in w_impls and not {"gort", "go"} & na:
             r = ratio_of(med["gort"].get("msg_per_s"), med["go"].get("msg_per_s"))
             if r is not None:
