@@ -3,7 +3,7 @@
 
 Usage (normally through bench/run.sh):
 
-    bench/run.sh [workload...]          # default: all ten, in the order of WORKLOADS below
+    bench/run.sh [workload...]          # default: all of them, in the order of WORKLOADS below
 
 Builds the three Rust binaries (`cargo build --release -p gort-bench --bins`)
 and the Go one (`go build -o gobench` in bench/go), then, per workload, runs
@@ -16,6 +16,14 @@ exit, timeout, no such line) is reported in the table, not fatal. A workload
 a peer has no equivalent of (`qsort`: tokio, may) is not run for it and shows
 "n/a" (a binary asked for one anyway exits with EXIT_NOT_APPLICABLE, which is
 recorded as n/a too).
+
+`kv` is a server benchmark the runner drives itself: it starts each server
+-- gort's examples/kv.rs (`cargo build --release -p gort --example kv`), the
+Go server in bench/go/kv (built as bench/go/kvserver) and a real
+`redis-server` (impl `redis-server`, which exists for kv only and has no
+column elsewhere) -- on a free loopback port, runs `redis-benchmark -t
+set,get,incr -n N -c 50 -q --csv` against it without and with `-P 16`,
+checks the INCR counter, kills it, and records the requests/s as one run.
 
 The Go peer is built twice: `gobench` without cgo (CGO_ENABLED=0, a pure Go
 binary, for every workload but qsort) and, when qsort is selected,
@@ -32,7 +40,7 @@ should be below 1.03); in `preempt` it shows the gap without preemption.
 
 Environment:
     BENCH_ROUNDS=3                    rounds per workload
-    BENCH_IMPLS=gort,go,tokio,may,gort-nopreempt
+    BENCH_IMPLS=gort,go,tokio,may,gort-nopreempt,redis-server
                                       implementations to run (and build); also
                                       gort-wine and go-wine: the Windows builds
                                       run under Wine (after
@@ -40,9 +48,12 @@ Environment:
                                       BENCH_IMPLS=gort,gort-wine,go,go-wine
     BENCH_N_SPAWN / BENCH_N_YIELD / BENCH_N_TIMERS / BENCH_N_PARKED /
     BENCH_N_PREEMPT / BENCH_N_PINGPONG / BENCH_N_CHANTHROUGHPUT /
-    BENCH_N_MUTEX / BENCH_N_PARKEDCHAN / BENCH_N_QSORT
+    BENCH_N_MUTEX / BENCH_N_PARKEDCHAN / BENCH_N_QSORT /
+    BENCH_N_ECHO / BENCH_N_KV / BENCH_N_IDLE
                                       N per workload (defaults below; preempt's
-                                      N is a duration in ms)
+                                      N is a duration in ms, echo's messages,
+                                      kv's requests per redis-benchmark test,
+                                      idle's connections)
     BENCH_TIMEOUT=600                 seconds allowed for one run
     BENCH_OUT=bench/RESULTS.md        where to write the report
     BENCH_NO_BUILD=1                  skip the builds (use existing binaries)
@@ -57,9 +68,12 @@ import json
 import os
 import platform
 import shlex
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -68,9 +82,12 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 GO_DIR = BENCH_DIR / "go"
 
-ALL_IMPLS = ["gort", "go", "tokio", "may", "gort-nopreempt", "gort-wine", "go-wine"]
+ALL_IMPLS = ["gort", "go", "tokio", "may", "gort-nopreempt", "redis-server", "gort-wine", "go-wine"]
 # The default set: the native implementations.
-DEFAULT_IMPLS = ["gort", "go", "tokio", "may", "gort-nopreempt"]
+DEFAULT_IMPLS = ["gort", "go", "tokio", "may", "gort-nopreempt", "redis-server"]
+# Implementations that exist only for the workloads naming them in `only`
+# (redis-server: kv); elsewhere they get no column at all, not "n/a".
+WORKLOAD_ONLY_IMPLS = ("redis-server",)
 # The Windows x86-64 builds, run under Wine on this Linux machine (opt-in):
 # gort-bench for x86_64-pc-windows-gnu, and Go's benchmark for GOOS=windows
 # (its cgo build with mingw's gcc). Their figures are Wine figures: Windows'
@@ -96,7 +113,13 @@ class Workload:
     go_cgo: bool = False  # Go runs it from gobench-cgo (built with cgo) instead of gobench
 
     def applies(self, impl: str) -> bool:
+        if impl in WORKLOAD_ONLY_IMPLS:
+            return impl in self.only
         return not self.only or impl in self.only
+
+    def shown(self, impl: str) -> bool:
+        """Whether the impl gets a column (n/a or not) in this workload's table."""
+        return impl not in WORKLOAD_ONLY_IMPLS or impl in self.only
 
 
 WORKLOADS = {
@@ -183,8 +206,55 @@ WORKLOADS = {
                    "runs as a task / coroutine",
             go_cgo=True,
         ),
+        Workload(
+            "echo", 1_000_000, "ns_per_op", ("ns_per_op", "msg_per_s", "wall_ms", "msgs"),
+            "100 TCP connections over loopback, client and server in one process: one server goroutine "
+            "per accepted connection (read up to 4 KiB, write it back), one client goroutine per "
+            "connection sending N/100 messages of 64 bytes, each followed by a read of its echo, checked "
+            "byte for byte; the 100 connections are made before the clock starts. ns_per_op = wall / "
+            "messages; msg_per_s = messages / wall (higher is better). gort::net, Go's net, tokio::net "
+            "(task per connection), may::net (coroutine per connection).",
+            "msgs",
+        ),
+        Workload(
+            "kv", 200_000, "ns_per_op",
+            ("ns_per_op", "mean_rps", "set_rps", "get_rps", "incr_rps",
+             "p16_ns_per_op", "p16_mean_rps", "p16_set_rps", "p16_get_rps", "p16_incr_rps", "wall_ms"),
+            "RESP2 servers driven by `redis-benchmark -t set,get,incr -n N -c 50 -q --csv` (50 connections, "
+            "3-byte values, and without -r every SET/GET hits the one key `key:__rand_int__`, every INCR "
+            "`counter:__rand_int__`, i.e. one shard), once as is and once with `-P 16` (16 pipelined "
+            "requests per round trip, the `p16_` rows). gort = examples/kv.rs (goroutine per connection, "
+            "64 gort::sync::Mutex shards); go = bench/go/kv (goroutine per connection, bufio, 64 sync.Mutex "
+            "shards, same flush-when-input-used-up pipelining); redis-server = Redis itself (single-threaded "
+            "event loop, `--save '' --appendonly no`). Each run starts a fresh server; afterwards the INCR "
+            "counter must equal 2 N (every INCR counted). `*_rps` = requests/s per command (higher is "
+            "better), `mean_rps` = their mean; ns_per_op = 1e9 / mean_rps (per request, non-pipelined).",
+            "requests per test",
+            only=("gort", "gort-nopreempt", "go", "redis-server"),
+            na_why="kv compares RESP servers written the Go way (a goroutine per connection, blocking reads, "
+                   "sharded mutex maps) with Go's and with redis-server; there is no tokio or may server in "
+                   "the benchmark (and the Wine builds have no kv server)",
+        ),
+        Workload(
+            "idle", 10_000, "rss_bytes_per_conn",
+            ("rss_bytes_per_conn", "ns_per_op", "park_ms", "rss_idle_kb", "wall_ms"),
+            "N idle TCP connections, each accepted by the server with a goroutine (task, coroutine) blocked "
+            "in a 1-byte read; the clients are a child process (the same binary) holding N plain sockets. "
+            "rss_bytes_per_conn = (server VmRSS once all N are parked + 50 ms − VmRSS before the first "
+            "accept) / N: stacks, task records, socket objects, poller registrations and the runtime's "
+            "own growth (Go: uncollected heap), not kernel socket memory. Then every connection echoes "
+            "one byte, checked by the child. ns_per_op = first accept → all N parked, / N. Each process "
+            "raises its soft RLIMIT_NOFILE to N + 64 (fails naming the hard limit if it is lower); every "
+            "server listens with a backlog of 4096.",
+            "connections",
+        ),
     ]
 }
+
+# kv: the load generator, and what each implementation's server is.
+KV_CLIENTS = 50
+KV_PIPELINE = 16
+KV_TESTS = ("set", "get", "incr")
 
 
 @dataclass
@@ -258,10 +328,20 @@ def build(impls: list[str], selected: list[str]) -> None:
             subprocess.run(["go", "build", "-o", f"{out}.exe"], cwd=GO_DIR, env=env, check=True)
     if "gort-nopreempt" in impls:
         env = dict(os.environ, RUSTFLAGS="--cfg gort_no_preempt", CARGO_TARGET_DIR=str(nopreempt_target()))
-        cmd = ["cargo", "build", "--release", "-p", "gort-bench", "--bin", "gort-bench",
-               "--no-default-features", "--features", "gort"]
-        log(f"+ RUSTFLAGS='--cfg gort_no_preempt' CARGO_TARGET_DIR={env['CARGO_TARGET_DIR']} {' '.join(cmd)}")
-        subprocess.run(cmd, cwd=BENCH_DIR, env=env, check=True)
+        cmds = [["cargo", "build", "--release", "-p", "gort-bench", "--bin", "gort-bench",
+                 "--no-default-features", "--features", "gort"]]
+        if "kv" in selected:
+            cmds.append(["cargo", "build", "--release", "-p", "gort", "--example", "kv"])
+        for cmd in cmds:
+            log(f"+ RUSTFLAGS='--cfg gort_no_preempt' CARGO_TARGET_DIR={env['CARGO_TARGET_DIR']} {' '.join(cmd)}")
+            subprocess.run(cmd, cwd=BENCH_DIR, env=env, check=True)
+    if "kv" in selected:
+        if "gort" in impls:
+            sh(["cargo", "build", "--release", "-p", "gort", "--example", "kv"], cwd=BENCH_DIR)
+        if "go" in impls:
+            log(f"+ CGO_ENABLED=0 go build -o kvserver ./kv   (in {GO_DIR})")
+            subprocess.run(["go", "build", "-o", "kvserver", "./kv"], cwd=GO_DIR,
+                           env=dict(os.environ, CGO_ENABLED="0"), check=True)
 
 
 def go_binaries(selected: list[str]) -> list[tuple[str, str]]:
@@ -296,6 +376,24 @@ def binaries(impls: list[str], selected: list[str]) -> dict[str, Path]:
     if "go-wine" in impls:
         for out, cgo in go_binaries(selected):
             paths["go-wine-cgo" if cgo == "1" else "go-wine"] = GO_DIR / f"{out}.exe"
+    if "kv" in selected:
+        # The kv servers, under "<impl>-kv" (redis-server: its own name).
+        target = Path(cargo_metadata()["target_directory"]) if any(
+            i in impls for i in ("gort", "gort-nopreempt")) else None
+        if "gort" in impls:
+            paths["gort-kv"] = target / "release" / "examples" / "kv"
+        if "gort-nopreempt" in impls:
+            paths["gort-nopreempt-kv"] = nopreempt_target() / "release" / "examples" / "kv"
+        if "go" in impls:
+            paths["go-kv"] = GO_DIR / "kvserver"
+        if "redis-server" in impls:
+            found = shutil.which("redis-server")
+            if not found:
+                sys.exit("run.py: kv needs redis-server (apt-get install redis-server), or leave "
+                         "redis-server out of BENCH_IMPLS")
+            paths["redis-server"] = Path(found)
+        if not shutil.which("redis-benchmark"):
+            sys.exit("run.py: kv needs redis-benchmark (apt-get install redis-tools)")
     for i, p in paths.items():
         if not p.is_file():
             sys.exit(f"run.py: binary for {i} not found at {p}")
@@ -332,6 +430,108 @@ def run_one(binary: Path, workload: str, n: int, timeout: int) -> Run:
     return Run(True, values=values, line=lines[0], seconds=secs)
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def resp_call(port: int, *args: str, timeout: float = 5.0) -> bytes:
+    """One RESP command on a fresh connection; the raw reply (first read)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(f"*{len(args)}\r\n".encode() + b"".join(
+            f"${len(a.encode())}\r\n{a}\r\n".encode() for a in args))
+        reply = b""
+        while not reply.endswith(b"\r\n") or (reply.startswith(b"$") and reply.count(b"\r\n") < 2
+                                                and not reply.startswith(b"$-1")):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+        return reply
+
+
+def kv_server_cmd(impl: str, binary: Path, port: int) -> list[str]:
+    if impl == "redis-server":
+        return [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--daemonize", "no", "--dir", "/tmp", "--logfile", ""]
+    return [str(binary), f"127.0.0.1:{port}"]
+
+
+def parse_benchmark_csv(out: str) -> dict[str, float]:
+    """`redis-benchmark --csv` rows `"SET","123.45",...` -> {"set": rps}."""
+    rps = {}
+    for line in out.splitlines():
+        cells = [c.strip('"') for c in line.strip().split(",")]
+        if len(cells) >= 2 and cells[0].lower() in KV_TESTS:
+            try:
+                rps[cells[0].lower()] = float(cells[1])
+            except ValueError:
+                pass
+    return rps
+
+
+def run_kv(impl: str, binary: Path, n: int, timeout: int) -> Run:
+    """kv: a fresh server on a free port, redis-benchmark without and with -P 16, the INCR check."""
+    t0 = time.monotonic()
+    port = free_port()
+    # The server's stderr goes to a file (a pipe nobody reads could fill and stall it).
+    errlog = tempfile.TemporaryFile(mode="w+")
+    server = subprocess.Popen(kv_server_cmd(impl, binary, port), stdout=subprocess.DEVNULL, stderr=errlog)
+
+    def fail(why: str) -> Run:
+        errlog.seek(0)
+        err = errlog.read().strip()
+        return Run(False, error=(why + (f" (server stderr: {err[-150:]})" if err else ""))[:300],
+                   seconds=time.monotonic() - t0)
+
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if server.poll() is not None:
+                return fail(f"server exited with {server.returncode}")
+            try:
+                if resp_call(port, "PING", timeout=1.0).startswith(b"+PONG"):
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                return fail("server did not answer PING within 10 s")
+            time.sleep(0.05)
+        values: dict[str, str] = {}
+        for prefix, extra in (("", []), ("p16_", ["-P", str(KV_PIPELINE)])):
+            cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", ",".join(KV_TESTS),
+                   "-n", str(n), "-c", str(KV_CLIENTS), "-q", "--csv"] + extra
+            try:
+                p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return fail(f"redis-benchmark {' '.join(extra)} timed out after {timeout} s")
+            rps = parse_benchmark_csv(p.stdout)
+            if p.returncode != 0 or set(rps) != set(KV_TESTS):
+                return fail(f"redis-benchmark {' '.join(extra)}: exit {p.returncode}: "
+                            f"{(p.stderr.strip() or p.stdout.strip())[-200:]}")
+            if server.poll() is not None:
+                return fail(f"server exited with {server.returncode} during the benchmark")
+            mean = statistics.mean(rps.values())
+            for t in KV_TESTS:
+                values[f"{prefix}{t}_rps"] = f"{rps[t]:.0f}"
+            values[f"{prefix}mean_rps"] = f"{mean:.0f}"
+            values[f"{prefix}ns_per_op"] = f"{1e9 / mean:.2f}"
+        # Every INCR of both runs hit the one key: the server must have counted them all.
+        got = resp_call(port, "GET", "counter:__rand_int__")
+        if got != f"${len(str(2 * n))}\r\n{2 * n}\r\n".encode():
+            return fail(f"INCR counter: expected {2 * n}, server replied {got[:60]!r}")
+    finally:
+        server.kill()
+        server.wait()
+        errlog.close()
+    secs = time.monotonic() - t0
+    threads = "1" if impl == "redis-server" else str(os.cpu_count())
+    values = {"name": "kv", "n": str(n), "ns_per_op": values.pop("ns_per_op"), **values,
+              "wall_ms": f"{secs * 1e3:.2f}", "impl": impl, "threads": threads}
+    return Run(True, values=values, line=" ".join(f"{k}={v}" for k, v in values.items()), seconds=secs)
+
+
 def num(s: str | None) -> float | None:
     try:
         return float(s) if s is not None else None
@@ -357,6 +557,10 @@ def ratio(a: float | None, b: float | None) -> str:
     r = a / b
     # Two significant digits for small ratios (0.0037, not 0.00).
     return f"{r:.2f}" if r >= 0.1 else f"{r:.2g}"
+
+
+def ratio_of(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
 
 
 def medians(runs: list[Run], metrics: list[str]) -> dict[str, float | None]:
@@ -453,11 +657,17 @@ def main(argv: list[str]) -> int:
     for w in selected:
         results[w] = {i: [] for i in impls}
         for i in impls:
-            if not WORKLOADS[w].applies(i):
+            if not WORKLOADS[w].applies(i) and WORKLOADS[w].shown(i):
                 log(f"[{w}] {i}: n/a ({WORKLOADS[w].na_why})")
         for r in range(1, rounds + 1):
             for i in impls:
                 if not WORKLOADS[w].applies(i):
+                    continue
+                if w == "kv":
+                    run = run_kv(i, bins["redis-server" if i == "redis-server" else f"{i}-kv"], ns[w], timeout)
+                    results[w][i].append(run)
+                    status = run.line if run.ok else "FAILED: " + run.error
+                    log(f"[{w} round {r}/{rounds}] {i:5} {run.seconds:6.1f}s  {status}")
                     continue
                 binary = bins[f"{i}-cgo"] if i in ("go", "go-wine") and WORKLOADS[w].go_cgo else bins[i]
                 run = run_one(binary, w, ns[w], timeout)
@@ -518,40 +728,43 @@ def report(argv, selected, impls, rounds, ns, results, started, machine, workspa
     for w in selected:
         wl = WORKLOADS[w]
         runs = results[w]
+        # Columns: redis-server only where it exists (kv).
+        w_impls = [i for i in impls if wl.shown(i)]
+        w_peers = [p for p in peers if wl.shown(p)]
         extra = sorted({k for rs in runs.values() for r in rs if r.ok for k in r.values} - set(wl.metrics)
                        - {"name", "n", "impl", "threads", "sum_sleep_ms", "rss_before_kb", "goroutines", "yields",
-                          "producers", "consumers", "cap"})
+                          "producers", "consumers", "cap", "conns"})
         metrics = list(wl.metrics) + extra
-        med = {i: medians(runs[i], metrics) for i in impls}
+        med = {i: medians(runs[i], metrics) for i in w_impls}
         # Implementations without this workload: not run, or every run said "not applicable".
-        na = {i for i in impls if not runs[i] or all(r.na for r in runs[i])}
+        na = {i for i in w_impls if not runs[i] or all(r.na for r in runs[i])}
         L.append("")
         unit = f" {wl.n_unit}" if wl.n_unit else ""
         L.append(f"## {w} (N = {ns[w]:,}{unit})")
         L.append("")
         L.append(wl.about + f" Headline: `{wl.headline}`.")
         L.append("")
-        cols = impls + [f"gort/{p}" for p in peers]
+        cols = w_impls + [f"gort/{p}" for p in w_peers]
         L.append("| metric | " + " | ".join(cols) + " |")
         L.append("|---|" + "---:|" * len(cols))
         for m in metrics:
             name = f"**{m}**" if m == wl.headline else m
-            cells = ["n/a" if i in na else fmt(med[i][m]) for i in impls]
-            cells += ["n/a" if p in na or "gort" in na else ratio(med["gort"][m], med[p][m]) for p in peers]
+            cells = ["n/a" if i in na else fmt(med[i][m]) for i in w_impls]
+            cells += ["n/a" if p in na or "gort" in na else ratio(med["gort"][m], med[p][m]) for p in w_peers]
             if m == wl.headline:
                 cells = [f"**{c}**" if c not in ("–", "n/a") else c for c in cells]
             L.append(f"| {name} | " + " | ".join(cells) + " |")
-        ok_cells = ["n/a" if i in na else f"{sum(r.ok for r in runs[i])}/{len(runs[i])}" for i in impls]
-        L.append("| runs ok | " + " | ".join(ok_cells + [""] * len(peers)) + " |")
+        ok_cells = ["n/a" if i in na else f"{sum(r.ok for r in runs[i])}/{len(runs[i])}" for i in w_impls]
+        L.append("| runs ok | " + " | ".join(ok_cells + [""] * len(w_peers)) + " |")
 
         notes = []
-        threads = {i: sorted({r.values.get("threads", "?") for r in runs[i] if r.ok}) for i in impls}
+        threads = {i: sorted({r.values.get("threads", "?") for r in runs[i] if r.ok}) for i in w_impls}
         notes.append("worker threads: " + ", ".join(
             f"{i} {'n/a' if i in na else '/'.join(t) or '–'}" for i, t in threads.items()))
         if na:
             why = wl.na_why or sorted({r.error for i in na for r in runs[i]} or {"no version"})[0]
-            notes.append(f"n/a ({', '.join(i for i in impls if i in na)}): {why}")
-        for i in impls:
+            notes.append(f"n/a ({', '.join(i for i in w_impls if i in na)}): {why}")
+        for i in w_impls:
             errs = sorted({r.error for r in runs[i] if not r.ok and not r.na})
             for e in errs:
                 notes.append(f"**{i} failed**: `{e}`")
@@ -601,6 +814,33 @@ def report(argv, selected, impls, rounds, ns, results, started, machine, workspa
                              "and its foreign loop makes min(10 N, 10^6) calls (foreign_calls)")
             notes.append("plain_thread is the same code everywhere (glibc qsort + a plain comparator on a plain "
                          "thread, no runtime involved): differences there are machine noise")
+        if w in ("echo", "kv"):
+            rows = "`msg_per_s`" if w == "echo" else "the `*_rps` rows"
+            notes.append(f"{rows}: throughput (higher is better), so their gort/peer ratios read the other way "
+                         "round (> 1: gort is better)")
+        if w == "echo" and "gort" in w_impls and "go" in w_impls and not {"gort", "go"} & na:
+            r = ratio_of(med["gort"].get("msg_per_s"), med["go"].get("msg_per_s"))
+            if r is not None:
+                notes.append(f"gort msg/s / go msg/s = {r:.2f} (issue's goal: >= 1.5): "
+                             + ("met" if r >= 1.5 else "**NOT met**"))
+        if w == "kv":
+            for peer, goal in (("go", 1.2), ("redis-server", 1.0)):
+                if "gort" in w_impls and peer in w_impls and not {"gort", peer} & na:
+                    r = ratio_of(med["gort"].get("mean_rps"), med[peer].get("mean_rps"))
+                    if r is not None:
+                        notes.append(f"gort mean_rps / {peer} mean_rps = {r:.2f} (non-pipelined; issue's goal: "
+                                     f">= {goal}): " + ("met" if r >= goal else "**NOT met**"))
+            notes.append("redis-benchmark runs on the same machine and competes with the server for the cores; "
+                         "redis-server serves on one thread (threads = 1), gort and Go use every core; without "
+                         "-r all SETs/GETs go to one key and all INCRs to another, so gort's and Go's 64 shards "
+                         "do not spread them: every connection takes the same shard lock")
+        if w == "idle":
+            notes.append("rss_bytes_per_conn counts the server process only (user-space pages: stacks, task "
+                         "records, socket and poller objects, runtime growth); the kernel's socket memory and the "
+                         "client process are not counted")
+            notes.append("the clients are a child process so that each process needs ~N descriptors; each "
+                         "raises its soft RLIMIT_NOFILE (Go by itself since 1.19), and a hard limit below "
+                         "N + 64 fails the run with a message saying so")
         if "gort-nopreempt" in impls and w in ("spawn", "yield"):
             notes.append("gort/gort-nopreempt − 1 is the cost of sysmon + preemption machinery on this "
                          "workload (target: below 3 %); gort-nopreempt is gort built with "

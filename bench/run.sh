@@ -6,6 +6,7 @@
 #
 #   bench/run.sh                     # all workloads: spawn yield timers parked preempt
 #                                    #   pingpong chanthroughput mutex parkedchan qsort
+#                                    #   echo kv idle
 #   bench/run.sh preempt             # one workload
 #   BENCH_ROUNDS=1 BENCH_N_SPAWN=100000 bench/run.sh spawn yield
 set -euo pipefail

@@ -1,6 +1,6 @@
-// Command gobench is the Go peer of gort-bench: the same ten workloads as
+// Command gobench is the Go peer of gort-bench: the same workloads as
 // bench/src/{spawn,yielding,timers,parked,preempt,pingpong,chanthroughput,
-// mutex,parkedchan,qsort}.rs, printing the same one-line
+// mutex,parkedchan,qsort,echo,idle}.rs, printing the same one-line
 // `name=<w> n=<N> ns_per_op=<x> key=value ...` format. It uses only the
 // standard library and the default GOMAXPROCS (= cores), except preempt,
 // which runs with GOMAXPROCS(1). qsort calls C through cgo (qsort_cgo.go,
@@ -10,13 +10,20 @@
 //	CGO_ENABLED=0 go build -o gobench && ./gobench <workload> [N]
 //	CGO_ENABLED=1 go build -o gobench-cgo && ./gobench-cgo qsort [N]
 //
+// kv is not a workload of this binary: bench/run.py drives the Go RESP
+// server in bench/go/kv (built as kvserver) with redis-benchmark.
+//
 // Every workload runs in the main goroutine (Go's main is itself a goroutine,
 // as the workload is in gort::run / a tokio worker task / a may coroutine).
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/exec"
 	"runtime"
 	"sort"
 	"strconv"
@@ -521,6 +528,243 @@ func benchParkedChan(n uint64) *report {
 }
 
 // ---------------------------------------------------------------------------
+// echo N: 100 TCP connections over loopback; the listener's acceptor starts a
+// goroutine per connection that reads up to 4 KiB and writes it back until
+// EOF. The clients' 100 conns are dialled first (outside the timing), then a
+// goroutine per conn sends N/100 messages of 64 bytes, each followed by
+// io.ReadFull of the echo, checked byte for byte. ns_per_op = wall /
+// messages; msg_per_s = messages / wall. Go's TCP conns have TCP_NODELAY set
+// by default. See bench/src/echo.rs.
+
+const (
+	echoConns = 100
+	echoMsg   = 64
+	echoBuf   = 4096
+)
+
+func echoMessage(c, m uint64) []byte {
+	b := make([]byte, echoMsg)
+	v := byte((c*31 + m) % 251)
+	for i := range b {
+		b[i] = v
+	}
+	return b
+}
+
+func echoServe(c net.Conn) {
+	defer c.Close()
+	buf := make([]byte, echoBuf)
+	for {
+		k, err := c.Read(buf)
+		if err != nil {
+			if err == io.EOF {
+				return
+			}
+			panic(fmt.Sprintf("echo: server read: %v", err))
+		}
+		if _, err := c.Write(buf[:k]); err != nil {
+			panic(fmt.Sprintf("echo: server write: %v", err))
+		}
+	}
+}
+
+func benchEcho(n uint64) *report {
+	per := n / echoConns
+	if per == 0 {
+		per = 1
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("echo: listen: %v", err))
+	}
+	var servers sync.WaitGroup
+	servers.Add(echoConns)
+	go func() {
+		for i := 0; i < echoConns; i++ {
+			c, err := l.Accept()
+			if err != nil {
+				panic(fmt.Sprintf("echo: accept: %v", err))
+			}
+			go func() {
+				echoServe(c)
+				servers.Done()
+			}()
+		}
+	}()
+	conns := make([]net.Conn, echoConns)
+	for i := range conns {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			panic(fmt.Sprintf("echo: dial: %v", err))
+		}
+		conns[i] = c
+	}
+	var clients sync.WaitGroup
+	t0 := time.Now()
+	clients.Add(echoConns)
+	for i, c := range conns {
+		go func(ci uint64, c net.Conn) {
+			back := make([]byte, echoMsg)
+			for m := uint64(0); m < per; m++ {
+				msg := echoMessage(ci, m)
+				if _, err := c.Write(msg); err != nil {
+					panic(fmt.Sprintf("echo: client write: %v", err))
+				}
+				if _, err := io.ReadFull(c, back); err != nil {
+					panic(fmt.Sprintf("echo: client read: %v", err))
+				}
+				if string(msg) != string(back) {
+					panic(fmt.Sprintf("echo: connection %d, message %d: sent %v, got %v", ci, m, msg, back))
+				}
+			}
+			clients.Done()
+		}(uint64(i), c)
+	}
+	clients.Wait()
+	wall := time.Since(t0)
+	for _, c := range conns {
+		c.Close()
+	}
+	servers.Wait()
+	l.Close()
+	msgs := per * echoConns
+	return newReport("echo", n, nsPerOp(wall, msgs)).
+		with("msg_per_s", fmt.Sprintf("%.0f", float64(msgs)/wall.Seconds())).
+		with("wall_ms", ms(wall)).
+		with("msgs", msgs).
+		with("conns", echoConns)
+}
+
+// ---------------------------------------------------------------------------
+// idle N: bytes per idle connection. The clients are a child process (this
+// binary re-run with GORT_BENCH_IDLE_CLIENT=<addr>) holding N conns, dialled
+// in batches of idleBatch that the server acknowledges on the child's stdin
+// once accepted, so each process needs ~N descriptors (Go >= 1.19 raises its soft RLIMIT_NOFILE to
+// the hard limit by itself). The server reads VmRSS, accepts N conns with a
+// goroutine each that counts itself in `parked` and blocks in io.ReadFull of
+// one byte; once all N have counted (polled every 1 ms) and a further 50 ms
+// passed, VmRSS again: rss_bytes_per_conn = growth / N. Then a line on the
+// child's stdin makes it send one byte per conn; every goroutine echoes it
+// and ends; the child checks the echoes and exits 0. ns_per_op = time from
+// the first accept until all N were parked / N. Go's listener backlog is
+// net.core.somaxconn. See bench/src/idle.rs.
+
+const idleClientEnv = "GORT_BENCH_IDLE_CLIENT"
+
+// idleBatch: the child waits for a line on stdin after every idleBatch
+// connections, which the server writes once it has accepted them, so that
+// the accept queue never holds more (a full queue drops SYNs, retried after
+// 1 s). Same as BATCH in bench/src/idle.rs.
+const idleBatch = 500
+
+func idleClient(addr string, n uint64) {
+	stdin := bufio.NewReader(os.Stdin)
+	waitLine := func() {
+		if _, err := stdin.ReadString('\n'); err != nil {
+			panic(fmt.Sprintf("idle client: stdin: %v", err))
+		}
+	}
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			panic(fmt.Sprintf("idle client: dial #%d: %v", i, err))
+		}
+		conns[i] = c
+		if uint64(i+1)%idleBatch == 0 || uint64(i+1) == n {
+			waitLine()
+		}
+	}
+	waitLine()
+	for i, c := range conns {
+		if _, err := c.Write([]byte{byte(i)}); err != nil {
+			panic(fmt.Sprintf("idle client: write: %v", err))
+		}
+	}
+	b := make([]byte, 1)
+	for i, c := range conns {
+		if _, err := io.ReadFull(c, b); err != nil {
+			panic(fmt.Sprintf("idle client: read #%d: %v", i, err))
+		}
+		if b[0] != byte(i) {
+			panic(fmt.Sprintf("idle client: connection %d echoed another byte", i))
+		}
+	}
+}
+
+func benchIdle(n uint64) *report {
+	if addr := os.Getenv(idleClientEnv); addr != "" {
+		idleClient(addr, n)
+		os.Exit(0)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("idle: listen: %v", err))
+	}
+	child := exec.Command(os.Args[0], "idle", strconv.FormatUint(n, 10))
+	child.Env = append(os.Environ(), idleClientEnv+"="+l.Addr().String())
+	child.Stderr = os.Stderr
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		panic(err)
+	}
+	if err := child.Start(); err != nil {
+		panic(fmt.Sprintf("idle: start the client process: %v", err))
+	}
+	var parked uint64
+	var wg sync.WaitGroup
+	rssBefore := rssBytes()
+	t0 := time.Now()
+	wg.Add(int(n))
+	for i := uint64(0); i < n; i++ {
+		c, err := l.Accept()
+		if err != nil {
+			panic(fmt.Sprintf("idle: accept: %v", err))
+		}
+		if (i+1)%idleBatch == 0 || i+1 == n {
+			if _, err := io.WriteString(stdin, "more\n"); err != nil {
+				panic(fmt.Sprintf("idle: write to the client process: %v", err))
+			}
+		}
+		go func(c net.Conn) {
+			atomic.AddUint64(&parked, 1)
+			b := make([]byte, 1)
+			if _, err := io.ReadFull(c, b); err != nil {
+				panic(fmt.Sprintf("idle: server read: %v", err))
+			}
+			if _, err := c.Write(b); err != nil {
+				panic(fmt.Sprintf("idle: server write: %v", err))
+			}
+			wg.Done()
+		}(c)
+	}
+	for atomic.LoadUint64(&parked) < n {
+		time.Sleep(poll)
+	}
+	park := time.Since(t0)
+	time.Sleep(50 * time.Millisecond)
+	rssIdle := rssBytes()
+	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+		panic(fmt.Sprintf("idle: write to the client process: %v", err))
+	}
+	wg.Wait()
+	if err := child.Wait(); err != nil {
+		panic(fmt.Sprintf("idle: the client process failed: %v", err))
+	}
+	wall := time.Since(t0)
+	var grown uint64
+	if rssIdle > rssBefore {
+		grown = rssIdle - rssBefore
+	}
+	return newReport("idle", n, nsPerOp(park, n)).
+		with("rss_bytes_per_conn", fmt.Sprintf("%.1f", float64(grown)/float64(n))).
+		with("park_ms", ms(park)).
+		with("rss_before_kb", rssBefore/1024).
+		with("rss_idle_kb", rssIdle/1024).
+		with("wall_ms", ms(wall))
+}
+
+// ---------------------------------------------------------------------------
 
 var workloads = []struct {
 	name     string
@@ -537,6 +781,8 @@ var workloads = []struct {
 	{"mutex", 8_000_000, benchMutex},
 	{"parkedchan", 1_000_000, benchParkedChan},
 	{"qsort", 1_000_000, benchQsort}, // qsort_cgo.go (cgo)
+	{"echo", 1_000_000, benchEcho},   // N messages over 100 connections
+	{"idle", 10_000, benchIdle},      // N connections
 }
 
 func usage() {

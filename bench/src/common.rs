@@ -20,10 +20,13 @@ pub enum Workload {
     Mutex,
     ParkedChan,
     Qsort,
+    Echo,
+    Kv,
+    Idle,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 10] = [
+    pub const ALL: [Workload; 13] = [
         Workload::Spawn,
         Workload::Yield,
         Workload::Timers,
@@ -34,6 +37,9 @@ impl Workload {
         Workload::Mutex,
         Workload::ParkedChan,
         Workload::Qsort,
+        Workload::Echo,
+        Workload::Kv,
+        Workload::Idle,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,6 +54,9 @@ impl Workload {
             Workload::Mutex => "mutex",
             Workload::ParkedChan => "parkedchan",
             Workload::Qsort => "qsort",
+            Workload::Echo => "echo",
+            Workload::Kv => "kv",
+            Workload::Idle => "idle",
         }
     }
 
@@ -65,6 +74,12 @@ impl Workload {
             Workload::Mutex => 8_000_000,
             Workload::ParkedChan => 1_000_000,
             Workload::Qsort => 1_000_000,
+            // Messages in total, over 100 connections.
+            Workload::Echo => 1_000_000,
+            // Requests per redis-benchmark test (`-n`); bench/run.py drives it.
+            Workload::Kv => 200_000,
+            // Connections.
+            Workload::Idle => 10_000,
         }
     }
 
@@ -155,6 +170,11 @@ pub fn not_applicable(imp: &str, w: Workload, why: &str) -> ! {
     eprintln!("{}: not applicable to {imp}: {why}", w.name());
     std::process::exit(EXIT_NOT_APPLICABLE);
 }
+
+/// What `gort-bench kv` says: the binaries have no `kv` workload.
+pub const KV_IS_RUN_PY: &str = "kv is a server benchmark: bench/run.py starts gort's \
+                                examples/kv.rs (cargo build --release -p gort --example kv) and \
+                                drives it with redis-benchmark; this binary has nothing to run";
 
 /// Number of cores the process may use: the worker count for every runtime.
 pub fn cores() -> usize {
@@ -249,6 +269,24 @@ where
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores())
         .enable_time()
+        .build()
+        .expect("build tokio runtime");
+    rt.block_on(async move { tokio::spawn(fut).await.expect("workload task panicked") })
+}
+
+/// [`tokio_run`] with tokio's I/O driver enabled too, for the network
+/// workloads (`echo`, `idle`); the others keep the runtime without it, as
+/// before, so that their figures do not move.
+#[cfg(feature = "tokio")]
+pub fn tokio_run_io<F>(fut: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores())
+        .enable_time()
+        .enable_io()
         .build()
         .expect("build tokio runtime");
     rt.block_on(async move { tokio::spawn(fut).await.expect("workload task panicked") })

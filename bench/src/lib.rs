@@ -11,15 +11,20 @@
 //! ```
 //!
 //! A workload a runtime has no equivalent of (`qsort` for tokio and may)
-//! makes that binary exit with [`common::EXIT_NOT_APPLICABLE`] instead.
+//! makes that binary exit with [`common::EXIT_NOT_APPLICABLE`] instead; so
+//! does `kv` in every binary: it is a server benchmark that bench/run.py
+//! drives itself (redis-benchmark against gort's examples/kv.rs, a Go server
+//! and redis-server), not a workload of these binaries.
 //!
 //! `bench/run.sh` runs all implementations alternately and writes
 //! `bench/RESULTS.md`.
 
 pub mod chanthroughput;
 pub mod common;
+pub mod echo;
 #[cfg(feature = "gort")]
 mod foreign;
+pub mod idle;
 pub mod mutex;
 pub mod parked;
 pub mod parkedchan;

@@ -2,12 +2,13 @@
 //! Workloads and their peer implementations are described in each module of
 //! the `gort_bench` library (src/spawn.rs, src/yielding.rs, src/timers.rs,
 //! src/parked.rs, src/preempt.rs, src/pingpong.rs, src/chanthroughput.rs,
-//! src/mutex.rs, src/parkedchan.rs, src/qsort.rs). gort runs with its default number of procs
+//! src/mutex.rs, src/parkedchan.rs, src/qsort.rs, src/echo.rs, src/idle.rs). gort runs with its default number of procs
 //! (= cores), except in `preempt`, which sets one.
 
 use gort_bench::common::{self, Workload};
 use gort_bench::{
-    chanthroughput, mutex, parked, parkedchan, pingpong, preempt, qsort, spawn, timers, yielding,
+    chanthroughput, echo, idle, mutex, parked, parkedchan, pingpong, preempt, qsort, spawn, timers,
+    yielding,
 };
 
 fn main() {
@@ -29,5 +30,8 @@ fn main() {
         Workload::Mutex => mutex::run_gort(n),
         Workload::ParkedChan => parkedchan::run_gort(n),
         Workload::Qsort => qsort::run_gort(n),
+        Workload::Echo => echo::run_gort(n),
+        Workload::Kv => common::not_applicable(imp, w, common::KV_IS_RUN_PY),
+        Workload::Idle => idle::run_gort(n),
     });
 }

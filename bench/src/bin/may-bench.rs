@@ -5,12 +5,18 @@
 
 use gort_bench::common::{self, Workload};
 use gort_bench::{
-    chanthroughput, mutex, parked, parkedchan, pingpong, preempt, spawn, timers, yielding,
+    chanthroughput, echo, idle, mutex, parked, parkedchan, pingpong, preempt, spawn, timers,
+    yielding,
 };
 
 /// Why `qsort` has no may version.
 const NO_FFI: &str = "may has no way to make a closure into a C function pointer that runs \
                       as a coroutine (a C callback into may is plain code on the calling thread)";
+
+/// Why `kv` has no may version.
+const NO_KV: &str = "kv compares RESP servers built the Go way (a goroutine per connection, \
+                     blocking reads, sharded mutex maps): gort's examples/kv.rs, a Go server and \
+                     redis-server; no may server of that design is part of the benchmark";
 
 fn main() {
     common::main(
@@ -27,6 +33,9 @@ fn main() {
             Workload::Mutex => mutex::run_may(n),
             Workload::ParkedChan => parkedchan::run_may(n),
             Workload::Qsort => common::not_applicable("may", w, NO_FFI),
+            Workload::Echo => echo::run_may(n),
+            Workload::Kv => common::not_applicable("may", w, NO_KV),
+            Workload::Idle => idle::run_may(n),
         },
     );
 }

@@ -6,12 +6,18 @@
 
 use gort_bench::common::{self, Workload};
 use gort_bench::{
-    chanthroughput, mutex, parked, parkedchan, pingpong, preempt, spawn, timers, yielding,
+    chanthroughput, echo, idle, mutex, parked, parkedchan, pingpong, preempt, spawn, timers,
+    yielding,
 };
 
 /// Why `qsort` has no tokio version.
 const NO_FFI: &str = "tokio has no way to make a closure into a C function pointer that runs \
                       as a task (a C callback into tokio is plain code on the calling thread)";
+
+/// Why `kv` has no tokio version.
+const NO_KV: &str = "kv compares RESP servers built the Go way (a goroutine per connection, \
+                     blocking reads, sharded mutex maps): gort's examples/kv.rs, a Go server and \
+                     redis-server; no tokio server of that design is part of the benchmark";
 
 fn main() {
     common::main("tokio", common::cores, |w, n| match w {
@@ -25,5 +31,8 @@ fn main() {
         Workload::Mutex => mutex::run_tokio(n),
         Workload::ParkedChan => parkedchan::run_tokio(n),
         Workload::Qsort => common::not_applicable("tokio", w, NO_FFI),
+        Workload::Echo => echo::run_tokio(n),
+        Workload::Kv => common::not_applicable("tokio", w, NO_KV),
+        Workload::Idle => idle::run_tokio(n),
     });
 }
