@@ -70,3 +70,73 @@ fn accept_out_of_descriptors_is_an_error_and_the_listener_goes_on() {
     assert!(accepted >= 1, "{:?}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(stdout_value(&out, "later"), Some(accepted));
 }
+
+/// The listen backlog is the system's maximum (`net.core.somaxconn`, as Go
+/// uses), not std's 128: 600 clients that connect before anything is
+/// accepted all complete their handshake. With a backlog of 128 the
+/// kernel drops the SYNs past the full queue and those connects stay in
+/// progress until a retransmission finds room, which never comes here.
+#[test]
+fn a_burst_of_connects_fits_the_backlog() {
+    const CLIENTS: usize = 600;
+    let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if somaxconn < CLIENTS + 10 {
+        eprintln!("net.core.somaxconn is {somaxconn}: not run");
+        return;
+    }
+    gort::run(|| {
+        let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr: socket2::SockAddr = l.local_addr().unwrap().into();
+        let clients: Vec<socket2::Socket> = (0..CLIENTS)
+            .map(|_| {
+                let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                    .unwrap();
+                s.set_nonblocking(true).unwrap();
+                match s.connect(&addr) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+                    Err(e) => panic!("connect: {e}"),
+                }
+                s
+            })
+            .collect();
+        // Every connect completes (writable, no error) with nobody accepting.
+        use std::os::fd::AsRawFd;
+        let mut pending: Vec<&socket2::Socket> = clients.iter().collect();
+        let give_up = std::time::Instant::now() + Duration::from_secs(20);
+        while !pending.is_empty() && std::time::Instant::now() < give_up {
+            let mut fds: Vec<libc::pollfd> = pending
+                .iter()
+                .map(|s| libc::pollfd {
+                    fd: s.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                })
+                .collect();
+            // SAFETY: `fds` is a valid array of `fds.len()` pollfds.
+            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+            pending = pending
+                .into_iter()
+                .zip(&fds)
+                .filter(|(_, p)| p.revents & libc::POLLOUT == 0)
+                .map(|(s, _)| s)
+                .collect();
+        }
+        assert!(
+            pending.is_empty(),
+            "{} connects never completed",
+            pending.len()
+        );
+        for s in &clients {
+            assert!(s.take_error().unwrap().is_none());
+        }
+        // And they are all there to accept.
+        for _ in 0..CLIENTS {
+            l.accept().unwrap();
+        }
+    });
+}

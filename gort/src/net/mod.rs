@@ -44,6 +44,7 @@
 //! });
 //! ```
 
+mod backlog;
 mod socket;
 mod tcp;
 mod udp;

@@ -41,9 +41,8 @@ impl TcpListener {
     /// resolved off the goroutine's stack, without stalling others).
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         each_addr(&resolve(addr)?, |a| {
-            let l = mio::net::TcpListener::bind(a)?;
             Ok(TcpListener {
-                sock: Socket::new(l)?,
+                sock: Socket::new(listen(a)?)?,
             })
         })
     }
@@ -390,3 +389,17 @@ mod sys {
 }
 
 use sys::{into_std_listener, into_std_stream, raw};
+
+/// A non-blocking listening socket on `a`, as mio's `bind` makes one
+/// (`SO_REUSEADDR` on Unix, so a restarted server can bind at once) but
+/// with the system's maximum backlog (`backlog.rs`).
+fn listen(a: SocketAddr) -> io::Result<mio::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(a), Type::STREAM, Some(Protocol::TCP))?;
+    s.set_nonblocking(true)?;
+    #[cfg(unix)]
+    s.set_reuse_address(true)?;
+    s.bind(&a.into())?;
+    s.listen(super::backlog::listen_backlog())?;
+    Ok(mio::net::TcpListener::from_std(s.into()))
+}

@@ -20,8 +20,14 @@ pub struct UnixListener {
 impl UnixListener {
     /// Creates the socket at `path` and listens on it.
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
+        // mio's `bind`, with the system's maximum backlog (`backlog.rs`).
+        let s = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+        s.set_nonblocking(true)?;
+        s.bind(&socket2::SockAddr::unix(path)?)?;
+        s.listen(super::backlog::listen_backlog())?;
+        let l = std::os::unix::net::UnixListener::from(std::os::fd::OwnedFd::from(s));
         Ok(UnixListener {
-            sock: Socket::new(mio::net::UnixListener::bind(path)?)?,
+            sock: Socket::new(mio::net::UnixListener::from_std(l))?,
         })
     }
 
