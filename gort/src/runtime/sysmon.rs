@@ -81,8 +81,23 @@ fn kick() {
 /// A goroutine entered `blocking`: make sure sysmon looks within a tick.
 pub(crate) fn wake_for_syscall() {
     if PARKED.load(Ordering::SeqCst) || DELAY_US.load(Ordering::Relaxed) > MIN_DELAY_US {
+        SYSCALL_KICK.store(true, Ordering::SeqCst);
         kick();
     }
+}
+
+/// Set by `wake_for_syscall` before its kick: the wake is for a hand-off,
+/// which wants fast ticks.
+static SYSCALL_KICK: AtomicBool = AtomicBool::new(false);
+
+/// The tick length once backed off: the maximum, or half a time slice if
+/// that is shorter (preemption's pace).
+fn backed_off_us() -> u32 {
+    let mut d = MAX_DELAY_US;
+    if preempt::ENABLED {
+        d = d.min((preempt::time_slice_ns() / 2_000).max(1) as u32);
+    }
+    d
 }
 
 /// A P is about to run: end sysmon's deep sleep.
@@ -185,7 +200,13 @@ fn sysmon() {
             }
             delay = delay.min((trace_period / 1000).clamp(1, u32::MAX as i64) as u32);
         }
-        if all_idle() && trace_period == 0 {
+        // Every P idle: sleep for good, but only once the ticks have backed
+        // off (nothing to do for a while). A server whose Ps go idle between
+        // requests would otherwise park sysmon after each one, and the next
+        // request's P would pay a futex wake for it and its 20 µs ticks
+        // would start over: a kv server on two cores lost a fifth of its
+        // throughput to that (bench `kv`).
+        if all_idle() && trace_period == 0 && delay >= backed_off_us() {
             PARKED.store(true, Ordering::SeqCst);
             let seq = WAKE.load(Ordering::SeqCst);
             if all_idle() {
@@ -201,7 +222,14 @@ fn sysmon() {
                 }
             }
             PARKED.store(false, Ordering::SeqCst);
-            idle = 0;
+            // Woken because a P runs again: ticks at the backed-off pace,
+            // which is all preemption needs; a goroutine entering `blocking`
+            // meanwhile kicks sysmon into fast ticks (`wake_for_syscall`).
+            if SYSCALL_KICK.swap(false, Ordering::SeqCst) {
+                idle = 0;
+            } else {
+                idle = IDLE_TICKS_BEFORE_BACKOFF + 1;
+            }
             continue;
         }
         // Some P is running: look at least twice per time slice (preemption).
@@ -212,6 +240,9 @@ fn sysmon() {
         let seq = WAKE.load(Ordering::SeqCst);
         os::futex_wait(&WAKE, seq, Some(delay as i64 * 1000));
         let woken = WAKE.load(Ordering::SeqCst) != seq;
+        if woken {
+            SYSCALL_KICK.store(false, Ordering::SeqCst);
+        }
         check_quit();
         DELAY_US.store(MIN_DELAY_US, Ordering::Relaxed);
         let now = os::nanotime();
