@@ -97,11 +97,29 @@ impl Parker {
     /// The caller's `claim` on `p` succeeded and this is its only `wake`.
     /// `p` may be freed as soon as this begins, so it is a raw pointer.
     pub(crate) unsafe fn wake(p: *const Parker) {
+        // SAFETY: per the contract.
+        unsafe { Self::wake_with(p, sched::goready) }
+    }
+
+    /// `wake`, but a goroutine goes to the back of the run queue (not
+    /// `runnext`) and no idle P is started for it: for wakers that ready
+    /// many at once and then call `wakep` (the network poller).
+    ///
+    /// # Safety
+    /// As `wake`.
+    pub(crate) unsafe fn wake_batch(p: *const Parker) {
+        // SAFETY: per the contract.
+        unsafe { Self::wake_with(p, sched::goready_batch) }
+    }
+
+    /// # Safety
+    /// As `wake`.
+    unsafe fn wake_with(p: *const Parker, ready: fn(*mut G)) {
         // SAFETY: the waiter stays put until woken; everything is read from the
         // parker before the store or call that releases it.
         unsafe {
             match &(*p).who {
-                Who::G(gp) => sched::goready(*gp),
+                Who::G(gp) => ready(*gp),
                 Who::Thread { thread, woken } => {
                     let thread = thread.clone();
                     woken.store(true, Ordering::Release);

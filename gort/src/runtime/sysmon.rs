@@ -254,7 +254,7 @@ fn sysmon() {
             && !netpoll::blocked()
             && now - netpoll::last_poll() > netpoll::SYSMON_POLL_NS
         {
-            netpoll::poll_nonblocking();
+            netpoll::poll_nonblocking(false);
         }
         if retake(now) > 0 || woken || released {
             idle = 0;

@@ -393,10 +393,12 @@ pub(crate) fn next_timer_all() -> i64 {
 }
 
 /// Tries to become the timer sleeper and sleep until the earliest timer (or until
-/// woken). Returns false at once if another M holds the role or there is
+/// woken). Returns `None` at once if another M holds the role or there is
 /// neither a timer nor a goroutine waiting on a socket (after making sure
 /// that sleeper will wake in time for ours, and will poll if goroutines wait
-/// on sockets).
+/// on sockets); after a sleep, `Some`, with the poller's events if it slept
+/// in the poller, for the caller to dispatch once it has a P again
+/// (`netpoll::poll_blocking`).
 ///
 /// While goroutines wait on sockets the sleeper sleeps in the network poller
 /// (`netpoll`), which the earliest timer bounds: a socket's readiness wakes
@@ -404,7 +406,7 @@ pub(crate) fn next_timer_all() -> i64 {
 /// socket waiter before it parks, and its M then comes here when it finds
 /// nothing to run; if the role is taken by a sleeper on its futex (it looked
 /// before the count rose), that sleeper is woken to look again.
-pub(crate) fn try_sleep(my_next: i64) -> bool {
+pub(crate) fn try_sleep(my_next: i64) -> Option<Option<netpoll::Polled>> {
     if SLEEPER
         .role
         .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
@@ -415,27 +417,31 @@ pub(crate) fn try_sleep(my_next: i64) -> bool {
         if earlier || (netpoll::has_waiters() && !netpoll::blocked()) {
             cut_sleep();
         }
-        return false;
+        return None;
     }
     let seq = SLEEPER.seq.load(Ordering::SeqCst);
     let next = next_timer_all();
     let poll = netpoll::has_waiters();
     if next == 0 && !poll {
         SLEEPER.role.store(false, Ordering::SeqCst);
-        return false;
+        return None;
     }
     // No timer: a poll without timeout, cut short only by a socket or a
     // new timer (any is earlier).
     let until = if next == 0 { i64::MAX } else { next };
     SLEEPER.poll_until.store(until, Ordering::SeqCst);
     let now = os::nanotime();
+    let mut polled = None;
     if until > now {
         let timeout = (next != 0).then(|| next - now);
-        if !(poll && netpoll::poll_blocking(timeout, &SLEEPER.seq, seq)) {
+        if poll {
+            polled = netpoll::poll_blocking(timeout, &SLEEPER.seq, seq);
+        }
+        if polled.is_none() {
             os::futex_wait(&SLEEPER.seq, seq, timeout);
         }
     }
     SLEEPER.poll_until.store(0, Ordering::SeqCst);
     SLEEPER.role.store(false, Ordering::SeqCst);
-    true
+    Some(polled)
 }

@@ -272,7 +272,19 @@ impl PollDesc {
             ]
         };
         pd.lock.unlock();
-        wake_all(woken)
+        // Like Go's `injectglist`: to the back of the queue, not `runnext`
+        // (a goroutine readied there would inherit the time slice of the
+        // one running, and a poll's worth of them would run last-first);
+        // the poll's caller starts idle Ps once for all of them.
+        let mut n = 0;
+        for p in woken {
+            if !p.is_null() {
+                // SAFETY: claimed by us, and this is its only wake.
+                unsafe { Parker::wake_batch(p) };
+                n += 1;
+            }
+        }
+        n
     }
 }
 

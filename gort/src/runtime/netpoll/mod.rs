@@ -22,9 +22,10 @@
 //!   (`wake_blocked`);
 //! - sysmon, if nobody has polled for 10 ms (Ps busy with other work).
 //!
-//! Goroutines readied by a poll go through `Parker::wake` → `goready`: onto
-//! the polling M's P, or the global queue when it has none (the sleeper,
-//! sysmon), with `wakep`.
+//! Goroutines readied by a poll go to the back of the polling M's run queue
+//! (the sleeper takes a P back first; sysmon has none: the global queue),
+//! not `runnext`, and one idle P is started for them if there is more than
+//! the polling M runs itself (Go's `injectglist`).
 //!
 //! One `mio::Poll` serves the process, behind a mutex: a second M that wants
 //! to poll while one already does skips (the one polling will see the
@@ -121,35 +122,73 @@ pub(crate) fn last_poll() -> i64 {
 
 /// Polls without blocking, if nobody else is polling; readies the
 /// goroutines whose sockets became ready. Returns how many.
-pub(crate) fn poll_nonblocking() -> usize {
+///
+/// `runs_one`: the caller has a P and will run one of them itself
+/// (`findrunnable`), so an idle P is started only if there are more; sysmon,
+/// which has none, passes false.
+pub(crate) fn poll_nonblocking(runs_one: bool) -> usize {
     let Some(p) = POLLER.get() else { return 0 };
     let Ok(mut g) = p.poll.try_lock() else {
         return 0;
     };
     let (poll, events) = &mut *g;
-    poll_once(poll, events, Some(std::time::Duration::ZERO))
+    poll_only(poll, events, Some(std::time::Duration::ZERO));
+    dispatch(events, runs_one)
 }
 
 /// The sleeper's wait: blocks in the poller until a socket is ready, a
 /// `wake_blocked`, or `timeout_ns` (none: no timer pending) passes. Returns
-/// false if the poller was never started (the caller sleeps on its futex).
+/// `None` if the poller was never started (the caller sleeps on its futex),
+/// else the events, not yet acted on: the sleeper has no P while it waits,
+/// and takes one back first, so that the goroutines go onto its own run
+/// queue (`Polled::dispatch`). Readied without a P they would go to the
+/// global queue with another M woken for the idle P, only for the sleeper
+/// to find no P and go back to sleep: two thread wake-ups where one does.
 ///
 /// `cut`/`seq`: the sleeper's futex word and the value it read before
 /// deciding to sleep. A waker bumps the word and then, if `blocked()`, wakes
 /// the poller; the word is looked at again once `BLOCKED` is set, so one of
 /// the two sees the other.
-pub(crate) fn poll_blocking(timeout_ns: Option<i64>, cut: &AtomicU32, seq: u32) -> bool {
-    let Some(p) = POLLER.get() else { return false };
+pub(crate) fn poll_blocking(timeout_ns: Option<i64>, cut: &AtomicU32, seq: u32) -> Option<Polled> {
+    let p = POLLER.get()?;
     // A poll without blocking may hold it for a moment.
     let mut g = p.poll.lock().unwrap_or_else(|e| e.into_inner());
     BLOCKED.store(true, Ordering::SeqCst);
     if cut.load(Ordering::SeqCst) == seq {
         let (poll, events) = &mut *g;
         let timeout = timeout_ns.map(|ns| std::time::Duration::from_nanos(ns.max(0) as u64));
-        poll_once(poll, events, timeout);
+        poll_only(poll, events, timeout);
+    } else {
+        g.1.clear();
     }
     BLOCKED.store(false, Ordering::SeqCst);
-    true
+    Some(Polled {
+        guard: Some(g),
+        runs_one: false,
+    })
+}
+
+/// The events of a `poll_blocking`, the poller still held until they are
+/// dispatched; dropping it dispatches them too, so none is lost.
+pub(crate) struct Polled {
+    guard: Option<std::sync::MutexGuard<'static, (mio::Poll, mio::Events)>>,
+    runs_one: bool,
+}
+
+impl Polled {
+    /// Readies the goroutines, onto the current M's P if it has one (then
+    /// `runs_one`: it runs one of them itself), else the global queue.
+    pub(crate) fn dispatch(mut self, runs_one: bool) {
+        self.runs_one = runs_one;
+    }
+}
+
+impl Drop for Polled {
+    fn drop(&mut self) {
+        if let Some(g) = self.guard.take() {
+            dispatch(&g.1, self.runs_one);
+        }
+    }
 }
 
 /// Ends a `poll_blocking` in progress (or the next one, if it has not begun:
@@ -160,16 +199,21 @@ pub(crate) fn wake_blocked() {
     }
 }
 
-fn poll_once(
-    poll: &mut mio::Poll,
-    events: &mut mio::Events,
-    timeout: Option<std::time::Duration>,
-) -> usize {
+/// Waits for events (at most `timeout`) into `events`.
+fn poll_only(poll: &mut mio::Poll, events: &mut mio::Events, timeout: Option<std::time::Duration>) {
     // Interrupted by a signal (preemption's SIGURG reaches idle Ms too): a
     // poll that returns early is harmless, its caller looks again.
     if poll.poll(events, timeout).is_err() {
         events.clear();
     }
+    LAST_POLL.store(os::nanotime(), Ordering::Relaxed);
+}
+
+/// Readies the goroutines waiting for `events` and returns how many. Like
+/// Go's `injectglist`, they go to the back of the run queue, not `runnext`
+/// (`PollDesc::ready_by_token`), and an idle P is started once for all of
+/// them, unless the caller runs the only one itself (`runs_one`).
+fn dispatch(events: &mio::Events, runs_one: bool) -> usize {
     let mut n = 0;
     for ev in events.iter() {
         if ev.token() == WAKER_TOKEN {
@@ -179,7 +223,9 @@ fn poll_once(
         let write = ev.is_writable() || ev.is_write_closed() || ev.is_error();
         n += PollDesc::ready_by_token(ev.token(), read, write);
     }
-    LAST_POLL.store(os::nanotime(), Ordering::Relaxed);
+    if n > usize::from(runs_one) {
+        super::sched::wakep();
+    }
     n
 }
 

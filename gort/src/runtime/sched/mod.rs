@@ -509,7 +509,8 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
 
             // Sockets: goroutines whose socket became ready, unless the
             // sleeper is blocked in the poller (it sees the events itself).
-            if netpoll::has_waiters() && !netpoll::blocked() && netpoll::poll_nonblocking() > 0 {
+            if netpoll::has_waiters() && !netpoll::blocked() && netpoll::poll_nonblocking(true) > 0
+            {
                 continue 'top;
             }
 
@@ -595,7 +596,9 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
             // Timers pending somewhere, or goroutines waiting on sockets: maybe
             // become the M that sleeps until the first timer, in the poller.
             let next = timers::next_timer_all();
-            if (next != 0 || netpoll::has_waiters()) && timers::try_sleep(next) {
+            if (next != 0 || netpoll::has_waiters())
+                && let Some(polled) = timers::try_sleep(next)
+            {
                 SCHED.lock.lock();
                 let pp = idle::pidleget();
                 SCHED.lock.unlock();
@@ -605,9 +608,15 @@ unsafe fn findrunnable(m: *mut M) -> (*mut G, bool) {
                         (*m).spinning = true;
                         SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
                     }
+                    // The goroutines whose sockets woke us: onto our P.
+                    if let Some(polled) = polled {
+                        polled.dispatch(true);
+                    }
                     run_all_timers(os::nanotime());
                     continue 'top;
                 }
+                // No P: they go to the global queue, for an M with one.
+                drop(polled);
             }
             stopm(m);
         }
