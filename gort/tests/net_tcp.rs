@@ -426,6 +426,70 @@ fn the_same_types_work_on_a_plain_thread() {
     assert!(t.elapsed() >= Duration::from_millis(20));
 }
 
+/// A read that comes back short makes the next one wait for readiness
+/// before its syscall (the socket was empty); a `peek` in between that
+/// takes that readiness and leaves the bytes must not strand them.
+#[test]
+fn a_read_after_a_short_read_and_a_peek_gets_the_bytes() {
+    gort::run(|| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        // A stranded byte fails the test instead of hanging it.
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut b = [0u8; 16];
+        for round in 0..100u8 {
+            (&s).write_all(&[round, round]).unwrap();
+            let mut got = 0;
+            while got < 2 {
+                got += (&c).read(&mut b[got..]).unwrap();
+            }
+            assert_eq!(&b[..2], &[round, round]);
+            // Short: the next read waits first. The peek parks (nothing
+            // yet), takes the readiness of what comes, and leaves it.
+            let writer = {
+                let s = s.try_clone().unwrap();
+                gort::go(move || {
+                    gort::sleep(Duration::from_micros(200));
+                    (&s).write_all(&[!round]).unwrap();
+                })
+            };
+            let mut p = [0u8; 4];
+            assert_eq!(c.peek(&mut p).unwrap(), 1);
+            assert_eq!(p[0], !round);
+            assert_eq!((&c).read(&mut b).unwrap(), 1);
+            assert_eq!(b[0], !round);
+            writer.join().unwrap();
+        }
+    });
+}
+
+/// The bytes and the end of stream that follows them come in one readiness
+/// event: the read that returns the bytes comes back short, yet the next
+/// one must still see the end (no new event will say so).
+#[test]
+fn the_end_of_stream_after_a_short_read_is_seen() {
+    gort::run(|| {
+        for _ in 0..50 {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            let (s, _) = l.accept().unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let reader = gort::go(move || {
+                let mut b = [0u8; 64];
+                let n = (&c).read(&mut b)?;
+                let end = (&c).read(&mut b)?;
+                Ok::<_, std::io::Error>((n, end))
+            });
+            // The reader parks first; then bytes and FIN, back to back.
+            gort::sleep(Duration::from_millis(2));
+            (&s).write_all(b"abc").unwrap();
+            drop(s);
+            assert_eq!(reader.join().unwrap().unwrap(), (3, 0));
+        }
+    });
+}
+
 #[test]
 fn connect_to_a_closed_port_is_refused() {
     gort::run(|| {

@@ -244,9 +244,10 @@ impl TcpStream {
 
     fn read_with(
         &self,
+        len: usize,
         f: impl FnMut(&mio::net::TcpStream) -> io::Result<usize>,
     ) -> io::Result<usize> {
-        self.sock.call(Interest::Read, raw(self.sock.io()), f)
+        self.sock.read_stream(raw(self.sock.io()), len, f)
     }
 
     fn write_with(
@@ -261,10 +262,11 @@ super::socket::io_through_ref!(TcpStream);
 
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read_with(|mut s| s.read(buf))
+        self.read_with(buf.len(), |mut s| s.read(buf))
     }
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.read_with(|mut s| s.read_vectored(bufs))
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.read_with(len, |mut s| s.read_vectored(bufs))
     }
 }
 

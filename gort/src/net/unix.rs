@@ -163,11 +163,12 @@ super::socket::io_through_ref!(UnixStream);
 impl Read for &UnixStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.sock
-            .call(Interest::Read, self.fd(), |mut s| s.read(buf))
+            .read_stream(self.fd(), buf.len(), |mut s| s.read(buf))
     }
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.sock
-            .call(Interest::Read, self.fd(), |mut s| s.read_vectored(bufs))
+            .read_stream(self.fd(), len, |mut s| s.read_vectored(bufs))
     }
 }
 

@@ -24,7 +24,7 @@ use crate::runtime::os;
 use crate::runtime::parker::{Parker, TIMEOUT};
 use core::cell::UnsafeCell;
 use core::ptr::null;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// The winning case of a wait ended by readiness.
 const READY: u32 = 0;
@@ -96,6 +96,11 @@ pub(crate) struct PollDesc {
     seq: AtomicU32,
     read: UnsafeCell<Slot>,
     write: UnsafeCell<Slot>,
+    /// The poller reported the read side closed (end of stream) or an
+    /// error: sticky, as both are, until `free`. Such a readiness is not a
+    /// new edge for every read, so a stream read that came back short must
+    /// still try its syscall (`read_closed`).
+    closed: AtomicBool,
     /// Free-list link, under `FREE`'s lock.
     next_free: UnsafeCell<*mut PollDesc>,
 }
@@ -141,6 +146,7 @@ impl PollDesc {
             seq: AtomicU32::new(0),
             read: UnsafeCell::new(Slot::EMPTY),
             write: UnsafeCell::new(Slot::EMPTY),
+            closed: AtomicBool::new(false),
             next_free: UnsafeCell::new(core::ptr::null_mut()),
         }))
     }
@@ -155,6 +161,7 @@ impl PollDesc {
             *pd.read.get() = Slot::EMPTY;
             *pd.write.get() = Slot::EMPTY;
         }
+        pd.closed.store(false, Ordering::Relaxed);
         pd.lock.unlock();
         FREE.lock.lock();
         // SAFETY: lock held.
@@ -163,6 +170,11 @@ impl PollDesc {
             *FREE.head.get() = pd as *const PollDesc as *mut PollDesc;
         }
         FREE.lock.unlock();
+    }
+
+    /// Has the poller seen the read side closed or an error? (See `closed`.)
+    pub(crate) fn read_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// The poller's token for this descriptor in its current generation.
@@ -245,7 +257,12 @@ impl PollDesc {
 
     /// The poller's event for `token`: ends the waits it readies. Returns how
     /// many goroutines it woke.
-    pub(super) fn ready_by_token(token: mio::Token, read: bool, write: bool) -> usize {
+    pub(super) fn ready_by_token(
+        token: mio::Token,
+        read: bool,
+        write: bool,
+        closed: bool,
+    ) -> usize {
         let addr = token.0 & ((1usize << PTR_BITS) - 1);
         let seq = (token.0 >> PTR_BITS) as u32;
         // SAFETY: tokens are made from descriptors, which are never freed.
@@ -255,6 +272,10 @@ impl PollDesc {
             // A stale event: the socket it was for is gone.
             pd.lock.unlock();
             return 0;
+        }
+        if closed {
+            // Before the reader is woken, which then sees it.
+            pd.closed.store(true, Ordering::Release);
         }
         // SAFETY: lock held.
         let woken = unsafe {

@@ -221,7 +221,8 @@ fn dispatch(events: &mio::Events, runs_one: bool) -> usize {
         }
         let read = ev.is_readable() || ev.is_read_closed() || ev.is_error();
         let write = ev.is_writable() || ev.is_write_closed() || ev.is_error();
-        n += PollDesc::ready_by_token(ev.token(), read, write);
+        let closed = ev.is_read_closed() || ev.is_error();
+        n += PollDesc::ready_by_token(ev.token(), read, write, closed);
     }
     if n > usize::from(runs_one) {
         super::sched::wakep();
