@@ -140,3 +140,47 @@ fn a_burst_of_connects_fits_the_backlog() {
         }
     });
 }
+
+/// A goroutine blocked in `connect` parks (the other socket calls are in
+/// `tests/net_tcp.rs`): its listener's accept queue is full (backlog 1,
+/// nothing accepted), so the kernel drops its SYN and retransmits it a
+/// second later; meanwhile the one processor runs a computation to the end.
+/// Once the queue is drained the retransmitted SYN gets through.
+#[test]
+fn a_goroutine_blocked_in_connect_parks() {
+    gort::run(|| {
+        let old = gort::set_procs(1);
+        let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        l.bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+        l.listen(1).unwrap();
+        let addr = l.local_addr().unwrap().as_socket().unwrap();
+        // Fill the accept queue (Linux holds backlog + 1).
+        let fillers: Vec<_> = (0..2)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        let connecting = gort::go(move || gort::net::TcpStream::connect(addr).map(|_| ()));
+        let x = gort::go(|| {
+            let mut x = 1u64;
+            for i in 0..30_000_000u64 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(i);
+            }
+            std::hint::black_box(x)
+        })
+        .join()
+        .unwrap();
+        std::hint::black_box(x);
+        assert!(!connecting.is_finished(), "the connect did not block");
+        // Room again: the next SYN (retransmitted after ~1 s) is accepted.
+        // (A plain socket's accept blocks its thread: inside `blocking`.)
+        let accepted: Vec<_> = gort::blocking(|| (0..3).map(|_| l.accept().unwrap()).collect());
+        connecting.join().unwrap().unwrap();
+        drop((fillers, accepted));
+        gort::set_procs(old);
+    });
+}

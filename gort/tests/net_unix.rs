@@ -84,6 +84,17 @@ fn goroutines_parked_in_unix_reads_leave_the_processor_free() {
             let mut b = [0u8; 8];
             d1.recv(&mut b)
         });
+        // A datagram sender whose peer reads nothing: once the peer's queue
+        // is full its `send` parks too (loopback UDP never makes `send_to`
+        // wait: a datagram is delivered or dropped at once; this is the same
+        // send path).
+        const DGRAMS: usize = 4000;
+        let (s1, s2) = UnixDatagram::pair().unwrap();
+        let sender = gort::go(move || {
+            for i in 0..DGRAMS {
+                s1.send(&(i as u32).to_le_bytes()).unwrap();
+            }
+        });
         let mut x = 1u64;
         let done = gort::go(move || {
             for i in 0..20_000_000u64 {
@@ -93,6 +104,13 @@ fn goroutines_parked_in_unix_reads_leave_the_processor_free() {
         });
         done.join().unwrap();
         assert!(readers.iter().all(|h| !h.is_finished()) && !receiver.is_finished());
+        assert!(!sender.is_finished(), "the datagram sender never blocked");
+        let mut b = [0u8; 4];
+        for i in 0..DGRAMS {
+            assert_eq!(s2.recv(&mut b).unwrap(), 4);
+            assert_eq!(u32::from_le_bytes(b), i as u32);
+        }
+        sender.join().unwrap();
         for (i, w) in writers.iter().enumerate() {
             (&*w).write_all(&[i as u8 ^ 0x5a]).unwrap();
         }
