@@ -266,12 +266,7 @@ where
     F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores())
-        .enable_time()
-        .build()
-        .expect("build tokio runtime");
-    rt.block_on(async move { tokio::spawn(fut).await.expect("workload task panicked") })
+    tokio_run_with(false, fut)
 }
 
 /// [`tokio_run`] with tokio's I/O driver enabled too, for the network
@@ -283,12 +278,21 @@ where
     F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores())
-        .enable_time()
-        .enable_io()
-        .build()
-        .expect("build tokio runtime");
+    tokio_run_with(true, fut)
+}
+
+#[cfg(feature = "tokio")]
+fn tokio_run_with<F>(io: bool, fut: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.worker_threads(cores()).enable_time();
+    if io {
+        b.enable_io();
+    }
+    let rt = b.build().expect("build tokio runtime");
     rt.block_on(async move { tokio::spawn(fut).await.expect("workload task panicked") })
 }
 

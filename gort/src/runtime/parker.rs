@@ -114,6 +114,7 @@ impl Parker {
 
     /// # Safety
     /// As `wake`.
+    #[inline(always)]
     unsafe fn wake_with(p: *const Parker, ready: fn(*mut G)) {
         // SAFETY: the waiter stays put until woken; everything is read from the
         // parker before the store or call that releases it.
