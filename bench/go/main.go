@@ -108,6 +108,36 @@ func benchSpawn(n uint64) *report {
 }
 
 // ---------------------------------------------------------------------------
+// spawnjoin N: the handle idiom of bench/src/spawnjoin.rs. Go has no join
+// handles: goroutine i stores i in results[i] and calls wg.Done(); the
+// spawner waits once and sums the slice (checked against N(N-1)/2).
+
+func benchSpawnJoin(n uint64) *report {
+	results := make([]uint64, n)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(int(n))
+	for i := uint64(0); i < n; i++ {
+		go func(i uint64) {
+			results[i] = i
+			wg.Done()
+		}(i)
+	}
+	wg.Wait()
+	var sum uint64
+	for _, r := range results {
+		sum += r
+	}
+	wall := time.Since(t0)
+	if want := n * (n - 1) / 2; sum != want {
+		panic(fmt.Sprintf("spawnjoin: sum %d != %d", sum, want))
+	}
+	return newReport("spawnjoin", n, nsPerOp(wall, n)).
+		with("wall_ms", ms(wall)).
+		with("peak_rss_kb", procStatusKB("VmHWM"))
+}
+
+// ---------------------------------------------------------------------------
 // yield N: 100 goroutines each call runtime.Gosched() N/100 times.
 
 const yieldGoroutines = 100
@@ -772,6 +802,7 @@ var workloads = []struct {
 	run      func(uint64) *report
 }{
 	{"spawn", 1_000_000, benchSpawn},
+	{"spawnjoin", 1_000_000, benchSpawnJoin},
 	{"yield", 10_000_000, benchYield},
 	{"timers", 100_000, benchTimers},
 	{"parked", 1_000_000, benchParked},

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Workload {
     Spawn,
+    SpawnJoin,
     Yield,
     Timers,
     Parked,
@@ -26,8 +27,9 @@ pub enum Workload {
 }
 
 impl Workload {
-    pub const ALL: [Workload; 13] = [
+    pub const ALL: [Workload; 14] = [
         Workload::Spawn,
+        Workload::SpawnJoin,
         Workload::Yield,
         Workload::Timers,
         Workload::Parked,
@@ -45,6 +47,7 @@ impl Workload {
     pub fn name(self) -> &'static str {
         match self {
             Workload::Spawn => "spawn",
+            Workload::SpawnJoin => "spawnjoin",
             Workload::Yield => "yield",
             Workload::Timers => "timers",
             Workload::Parked => "parked",
@@ -64,6 +67,7 @@ impl Workload {
     pub fn default_n(self) -> u64 {
         match self {
             Workload::Spawn => 1_000_000,
+            Workload::SpawnJoin => 1_000_000,
             Workload::Yield => 10_000_000,
             Workload::Timers => 100_000,
             Workload::Parked => 1_000_000,

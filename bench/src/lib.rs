@@ -32,5 +32,6 @@ pub mod pingpong;
 pub mod preempt;
 pub mod qsort;
 pub mod spawn;
+pub mod spawnjoin;
 pub mod timers;
 pub mod yielding;

@@ -7,8 +7,8 @@
 
 use gort_bench::common::{self, Workload};
 use gort_bench::{
-    chanthroughput, echo, idle, mutex, parked, parkedchan, pingpong, preempt, qsort, spawn, timers,
-    yielding,
+    chanthroughput, echo, idle, mutex, parked, parkedchan, pingpong, preempt, qsort, spawn,
+    spawnjoin, timers, yielding,
 };
 
 fn main() {
@@ -21,6 +21,7 @@ fn main() {
     };
     common::main(imp, gort::procs, |w, n| match w {
         Workload::Spawn => spawn::run_gort(n),
+        Workload::SpawnJoin => spawnjoin::run_gort(n),
         Workload::Yield => yielding::run_gort(n),
         Workload::Timers => timers::run_gort(n),
         Workload::Parked => parked::run_gort(n),

@@ -208,12 +208,12 @@ impl<'scope> Scope<'scope, '_> {
 impl<T> ScopedJoinHandle<'_, T> {
     /// Waits for the goroutine and returns its result or panic payload.
     pub fn join(self) -> thread::Result<T> {
-        self.task.packet().join()
+        self.task.join()
     }
 
     /// True once the goroutine has finished.
     pub fn is_finished(&self) -> bool {
-        self.task.packet().is_finished()
+        self.task.is_finished()
     }
 
     /// The goroutine's id.

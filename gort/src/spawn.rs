@@ -1,8 +1,9 @@
 //! Spawning goroutines: `go`, `Builder`, `JoinHandle`.
 //!
 //! A spawn makes one allocation, from the P's task cache (`runtime::taskalloc`):
-//! a `TaskCell` holding a small header (reference count and vtable), the closure
-//! and the result slot (`Packet`). Two references exist: the goroutine's (its G
+//! a `TaskCell` holding a small header (reference count and vtable), the
+//! `Packet` (done flag, scope) and one slot for the closure and then, in the
+//! same bytes, its result. Two references exist: the goroutine's (its G
 //! holds a type-erased `TaskRef`) and the handle's. The goroutine runs the
 //! closure under `catch_unwind`, stops counting in `num_goroutines`, stores the
 //! result, then sets the packet's `OneShot`, which wakes a joiner parked
@@ -21,6 +22,7 @@ use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
 use core::num::NonZeroU64;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering, fence};
@@ -55,48 +57,34 @@ impl fmt::Display for GoroutineId {
     }
 }
 
-/// A goroutine's result slot, shared by the goroutine and its handle.
+/// What a task's slot holds (`Packet::stage`).
+const PENDING: u8 = 0;
+/// The goroutine has run: the slot holds its result.
+const DONE: u8 = 1;
+/// The result was taken by `join` (or never existed): the slot is empty.
+const EMPTY: u8 = 2;
+
+/// The part of a task that does not depend on its closure type: what the
+/// handle sees. It sits right after the `Header` (both are `repr(C)`, of
+/// alignment 8), so it is reachable without knowing `F`.
 pub(crate) struct Packet<T> {
-    result: UnsafeCell<Option<thread::Result<T>>>,
     done: OneShot,
     /// The scope this goroutine belongs to; it outlives the packet.
     scope: Option<NonNull<ScopeData>>,
-}
-
-impl<T> Packet<T> {
-    pub(crate) fn is_finished(&self) -> bool {
-        self.done.is_set()
-    }
-
-    /// Waits for the goroutine and takes its result.
-    pub(crate) fn join(&self) -> thread::Result<T> {
-        self.done.wait(WaitReason::Join);
-        // SAFETY: `done` is set: the goroutine wrote the result and no longer
-        // touches it; `join` consumes the only handle.
-        unsafe { (*self.result.get()).take() }.expect("goroutine result taken twice")
-    }
-}
-
-impl<T> Drop for Packet<T> {
-    fn drop(&mut self) {
-        let unhandled_panic = matches!(self.result.get_mut(), Some(Err(_)));
-        // Drop the result (user code) before telling the scope we are done: it may
-        // borrow from the scope's environment.
-        if catch_unwind(AssertUnwindSafe(|| *self.result.get_mut() = None)).is_err() {
-            runtime::fatal("a goroutine's result panicked while being dropped");
-        }
-        if let Some(scope) = self.scope {
-            // SAFETY: `scope` does not return (and free its data) before every
-            // packet of the scope has called `finished`.
-            unsafe { scope.as_ref().finished(unhandled_panic) };
-        }
-    }
+    /// `PENDING`, `DONE` or `EMPTY`: which half of the slot is live. Written
+    /// by the goroutine before `done` is set and by the joiner after it is
+    /// seen set, read by the last reference's drop after its acquire fence.
+    stage: UnsafeCell<u8>,
+    _result: PhantomData<T>,
 }
 
 /// Type-erased operations on a `TaskCell`.
 struct VTable {
     drop_in_place: unsafe fn(NonNull<Header>),
     layout: Layout,
+    /// Where the slot (and so the result) is, from the start of the cell:
+    /// it depends on the closure's alignment, which the handle does not know.
+    slot_offset: usize,
 }
 
 #[repr(C)]
@@ -105,25 +93,76 @@ struct Header {
     vtable: &'static VTable,
 }
 
-/// The closure and result slot of one goroutine, in one allocation.
+/// The closure, and then in the same bytes its result.
+#[repr(C)]
+union Slot<F, T> {
+    f: ManuallyDrop<F>,
+    result: ManuallyDrop<thread::Result<T>>,
+}
+
+/// One goroutine's task, in one allocation: header, packet, and a slot that
+/// holds the closure until it runs and then its result. Sharing the bytes
+/// keeps the common cell (a small closure, a word-sized result) within the
+/// 64-byte class of `taskalloc`: with handles kept (`spawnjoin`), a million
+/// finished goroutines cost a million cells until they are joined.
 #[repr(C)]
 struct TaskCell<F, T> {
     header: Header,
-    f: UnsafeCell<Option<F>>,
     packet: Packet<T>,
+    slot: UnsafeCell<Slot<F, T>>,
+}
+
+impl<F, T> Drop for TaskCell<F, T> {
+    fn drop(&mut self) {
+        let slot = self.slot.get_mut();
+        let mut unhandled_panic = false;
+        // Drop what is live (user code: the closure's captures, or the
+        // result) before telling the scope we are done: it may borrow from
+        // the scope's environment.
+        let dropped = match *self.packet.stage.get_mut() {
+            // SAFETY: the stage says which half is live; nobody else can
+            // reach the cell any more.
+            PENDING => catch_unwind(AssertUnwindSafe(|| unsafe {
+                ManuallyDrop::drop(&mut slot.f)
+            })),
+            DONE => {
+                // SAFETY: as above.
+                unhandled_panic = unsafe { slot.result.is_err() };
+                catch_unwind(AssertUnwindSafe(|| unsafe {
+                    ManuallyDrop::drop(&mut slot.result)
+                }))
+            }
+            _ => Ok(()),
+        };
+        if dropped.is_err() {
+            runtime::fatal("a goroutine's closure or result panicked while being dropped");
+        }
+        if let Some(scope) = self.packet.scope {
+            // SAFETY: `scope` does not return (and free its data) before every
+            // task of the scope has called `finished`.
+            unsafe { scope.as_ref().finished(unhandled_panic) };
+        }
+    }
 }
 
 impl<F: FnOnce() -> T + Send, T: Send> TaskCell<F, T> {
     const VTABLE: VTable = VTable {
         drop_in_place: Self::drop_in_place,
         layout: Layout::new::<Self>(),
+        slot_offset: core::mem::offset_of!(Self, slot),
     };
+
+    /// `TaskHandle::packet` finds the packet right after the header.
+    const PACKET_AFTER_HEADER: () =
+        assert!(core::mem::offset_of!(Self, packet) == size_of::<Header>());
 
     /// Allocates a cell with two references (goroutine + handle).
     ///
     /// # Safety
     /// As `taskalloc::alloc_task_on` for `pp`.
     unsafe fn new_on(pp: *mut P, f: F, scope: Option<NonNull<ScopeData>>) -> NonNull<Self> {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::PACKET_AFTER_HEADER;
         // SAFETY: per the contract.
         let p = unsafe { taskalloc::alloc_task_on(pp, Layout::new::<Self>()) }.cast::<Self>();
         // SAFETY: a fresh block of the right layout.
@@ -133,12 +172,15 @@ impl<F: FnOnce() -> T + Send, T: Send> TaskCell<F, T> {
                     refs: AtomicUsize::new(2),
                     vtable: &Self::VTABLE,
                 },
-                f: UnsafeCell::new(Some(f)),
                 packet: Packet {
-                    result: UnsafeCell::new(None),
                     done: OneShot::new(),
                     scope,
+                    stage: UnsafeCell::new(PENDING),
+                    _result: PhantomData,
                 },
+                slot: UnsafeCell::new(Slot {
+                    f: ManuallyDrop::new(f),
+                }),
             });
             NonNull::new_unchecked(p)
         }
@@ -152,15 +194,24 @@ impl<F: FnOnce() -> T + Send, T: Send> TaskCell<F, T> {
     /// The goroutine's body: run the closure, publish the result, let go.
     unsafe fn run(p: NonNull<u8>) -> Option<TaskBlock> {
         let cell = p.cast::<Self>();
-        // SAFETY: the goroutine holds a reference; only it takes `f`, once.
+        // SAFETY: the goroutine holds a reference; only it takes `f`, once,
+        // and only it writes the slot until `done` is set.
         unsafe {
             let this = cell.as_ref();
-            let f = (*this.f.get()).take().expect("goroutine task run twice");
+            let slot = this.slot.get();
+            assert!(
+                *this.packet.stage.get() == PENDING,
+                "goroutine task run twice"
+            );
+            let f = ManuallyDrop::take(&mut (*slot).f);
+            // Taken: were the closure to panic, the cell must not drop it again.
+            *this.packet.stage.get() = EMPTY;
             let r = catch_unwind(AssertUnwindSafe(f));
             // Stop counting before the joiner can return: "a goroutine is no
             // longer counted once its join() has returned".
             sched::count_goroutines(-1);
-            *this.packet.result.get() = Some(r);
+            (*slot).result = ManuallyDrop::new(r);
+            *this.packet.stage.get() = DONE;
             // With the handle already dropped (a detached goroutine, or a scoped
             // one whose handle was discarded) nobody can wait on `done`: skip
             // its atomic swap. The count can only fall, so 1 stays 1.
@@ -216,10 +267,12 @@ unsafe fn release_last(h: NonNull<Header>) {
     }
 }
 
-/// The handle side of a task: one reference plus a typed view of the packet.
+/// The handle side of a task: one reference, typed by the result only (the
+/// packet follows the header at a fixed offset, the slot is where the vtable
+/// says), so a `JoinHandle` is two words.
 pub(crate) struct TaskHandle<T> {
     header: NonNull<Header>,
-    packet: NonNull<Packet<T>>,
+    _result: PhantomData<Packet<T>>,
 }
 
 // SAFETY: the handle only joins (moving a `T: Send` out) and reads atomics.
@@ -227,9 +280,41 @@ unsafe impl<T: Send> Send for TaskHandle<T> {}
 unsafe impl<T: Send> Sync for TaskHandle<T> {}
 
 impl<T> TaskHandle<T> {
-    pub(crate) fn packet(&self) -> &Packet<T> {
-        // SAFETY: we hold a reference, so the cell is alive.
-        unsafe { self.packet.as_ref() }
+    fn packet(&self) -> &Packet<T> {
+        // SAFETY: we hold a reference, so the cell is alive; its packet is
+        // right after the header (`TaskCell::PACKET_AFTER_HEADER`).
+        unsafe {
+            &*self
+                .header
+                .cast::<u8>()
+                .add(size_of::<Header>())
+                .cast::<Packet<T>>()
+                .as_ptr()
+        }
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.packet().done.is_set()
+    }
+
+    /// Waits for the goroutine and takes its result.
+    pub(crate) fn join(&self) -> thread::Result<T> {
+        let packet = self.packet();
+        packet.done.wait(WaitReason::Join);
+        // SAFETY: `done` is set: the goroutine wrote the result and the stage
+        // and no longer touches either; `join` consumes the only handle, so
+        // nobody else reads them now. The slot is where the cell's vtable says.
+        unsafe {
+            assert!(*packet.stage.get() == DONE, "goroutine result taken twice");
+            *packet.stage.get() = EMPTY;
+            let offset = self.header.as_ref().vtable.slot_offset;
+            let result = self
+                .header
+                .cast::<u8>()
+                .add(offset)
+                .cast::<thread::Result<T>>();
+            result.read()
+        }
     }
 }
 
@@ -262,12 +347,9 @@ where
     let pin = Pinned::new();
     // SAFETY: `pin` holds `pin.p` (or it is null).
     let cell = unsafe { TaskCell::new_on(pin.p, f, scope) };
-    // SAFETY: `cell` is live; `packet` is a field of it.
-    let handle = unsafe {
-        TaskHandle {
-            header: cell.cast(),
-            packet: NonNull::from(&cell.as_ref().packet),
-        }
+    let handle = TaskHandle {
+        header: cell.cast(),
+        _result: PhantomData,
     };
     let task = TaskRef {
         ptr: cell.cast(),
@@ -343,7 +425,7 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(err.downcast_ref::<&str>(), Some(&"boom"));
     /// ```
     pub fn join(self) -> thread::Result<T> {
-        self.task.packet().join()
+        self.task.join()
     }
 
     /// True once the goroutine has finished (its result is ready).
@@ -353,7 +435,7 @@ impl<T> JoinHandle<T> {
     /// while !h.is_finished() { std::thread::yield_now(); }
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.task.packet().is_finished()
+        self.task.is_finished()
     }
 
     /// The goroutine's id.
@@ -427,3 +509,26 @@ impl Builder {
 
 /// Marker so `ScopedJoinHandle` can carry its scope lifetime.
 pub(crate) type ScopeMarker<'scope> = PhantomData<&'scope ()>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell_size<F: FnOnce() -> T + Send, T: Send>(_: &F) -> usize {
+        size_of::<TaskCell<F, T>>()
+    }
+
+    /// A goroutine whose handle is kept costs its cell until the join: the
+    /// common one (a closure of a few words, a small result) must fit the
+    /// smallest `taskalloc` class, 64 bytes (it took 72, i.e. 128, when the
+    /// closure and the result had separate fields).
+    #[test]
+    fn a_small_task_fits_in_64_bytes() {
+        let (a, b) = (1u64, 2u64);
+        assert!(cell_size(&move || a) <= 64);
+        assert!(cell_size(&move || a + b) <= 64);
+        let v = std::sync::Arc::new(0u32);
+        assert!(cell_size(&move || drop(v)) <= 64);
+        assert_eq!(size_of::<JoinHandle<u64>>(), 16);
+    }
+}

@@ -150,3 +150,77 @@ fn spawn_from_many_plain_threads() {
     }
     assert_eq!(total.load(Ordering::Relaxed), 8000);
 }
+
+/// Counts its drops; the closure and the result of a goroutine share bytes
+/// in its task, so each must be dropped exactly once whichever way the
+/// goroutine ends: joined (the result moves out), detached (the task drops
+/// it), panicked (the closure's captures go with the unwinding).
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn closures_and_results_are_dropped_exactly_once() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    gort::run({
+        let drops = drops.clone();
+        move || {
+            // Joined: the capture is dropped when the closure returns, the
+            // result by the joiner.
+            let c = Counted(drops.clone());
+            let d = drops.clone();
+            let r = gort::go(move || {
+                drop(c);
+                Counted(d)
+            })
+            .join()
+            .unwrap();
+            assert_eq!(drops.load(Ordering::SeqCst), 1);
+            drop(r);
+            assert_eq!(drops.load(Ordering::SeqCst), 2);
+
+            // Detached: the result is dropped by the task once the goroutine ends.
+            let d = drops.clone();
+            let h = gort::go(move || Counted(d));
+            while !h.is_finished() {
+                gort::yield_now();
+            }
+            drop(h);
+            assert_eq!(drops.load(Ordering::SeqCst), 3);
+            let d = drops.clone();
+            drop(gort::go(move || Counted(d)));
+            while Arc::strong_count(&drops) > 2 {
+                gort::yield_now();
+            }
+            assert_eq!(drops.load(Ordering::SeqCst), 4);
+
+            // Panicked: the capture unwinds with the closure; the payload is
+            // the result.
+            let c = Counted(drops.clone());
+            let e = gort::go(move || -> Counted {
+                let _keep = c;
+                panic!("boom")
+            })
+            .join();
+            assert!(e.is_err());
+            assert_eq!(drops.load(Ordering::SeqCst), 5);
+
+            // A handle kept and joined much later, after many others ran.
+            let hs: Vec<_> = (0..10_000)
+                .map(|_| {
+                    let d = drops.clone();
+                    gort::go(move || Counted(d))
+                })
+                .collect();
+            for h in hs.into_iter().rev() {
+                drop(h.join().unwrap());
+            }
+            assert_eq!(drops.load(Ordering::SeqCst), 10_005);
+        }
+    });
+    assert_eq!(drops.load(Ordering::SeqCst), 10_005);
+}

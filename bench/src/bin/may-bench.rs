@@ -5,8 +5,8 @@
 
 use gort_bench::common::{self, Workload};
 use gort_bench::{
-    chanthroughput, echo, idle, mutex, parked, parkedchan, pingpong, preempt, spawn, timers,
-    yielding,
+    chanthroughput, echo, idle, mutex, parked, parkedchan, pingpong, preempt, spawn, spawnjoin,
+    timers, yielding,
 };
 
 /// Why `qsort` has no may version.
@@ -24,6 +24,7 @@ fn main() {
         || may::config().get_workers(),
         |w, n| match w {
             Workload::Spawn => spawn::run_may(n),
+            Workload::SpawnJoin => spawnjoin::run_may(n),
             Workload::Yield => yielding::run_may(n),
             Workload::Timers => timers::run_may(n),
             Workload::Parked => parked::run_may(n),

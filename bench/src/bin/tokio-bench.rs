@@ -6,8 +6,8 @@
 
 use gort_bench::common::{self, Workload};
 use gort_bench::{
-    chanthroughput, echo, idle, mutex, parked, parkedchan, pingpong, preempt, spawn, timers,
-    yielding,
+    chanthroughput, echo, idle, mutex, parked, parkedchan, pingpong, preempt, spawn, spawnjoin,
+    timers, yielding,
 };
 
 /// Why `qsort` has no tokio version.
@@ -22,6 +22,7 @@ const NO_KV: &str = "kv compares RESP servers built the Go way (a goroutine per 
 fn main() {
     common::main("tokio", common::cores, |w, n| match w {
         Workload::Spawn => spawn::run_tokio(n),
+        Workload::SpawnJoin => spawnjoin::run_tokio(n),
         Workload::Yield => yielding::run_tokio(n),
         Workload::Timers => timers::run_tokio(n),
         Workload::Parked => parked::run_tokio(n),
