@@ -46,7 +46,7 @@ Environment:
                                       run under Wine (after
                                       scripts/setup-cross.sh), e.g.
                                       BENCH_IMPLS=gort,gort-wine,go,go-wine
-    BENCH_N_SPAWN / BENCH_N_YIELD / BENCH_N_TIMERS / BENCH_N_PARKED /
+    BENCH_N_SPAWN / BENCH_N_SPAWNJOIN / BENCH_N_YIELD / BENCH_N_TIMERS / BENCH_N_PARKED /
     BENCH_N_PREEMPT / BENCH_N_PINGPONG / BENCH_N_CHANTHROUGHPUT /
     BENCH_N_MUTEX / BENCH_N_PARKEDCHAN / BENCH_N_QSORT /
     BENCH_N_ECHO / BENCH_N_KV / BENCH_N_IDLE
@@ -129,6 +129,15 @@ WORKLOADS = {
             "spawn", 1_000_000, "ns_per_op", ("ns_per_op", "peak_rss_kb", "wall_ms"),
             "N goroutines each do counter.fetch_add(1); the spawner waits for all. "
             "ns_per_op = wall / N; peak_rss_kb = VmHWM at the end.",
+        ),
+        Workload(
+            "spawnjoin", 1_000_000, "ns_per_op", ("ns_per_op", "peak_rss_kb", "wall_ms"),
+            "The idiom users write first: N goroutines, goroutine i returns i, every handle kept in a Vec "
+            "(all N exist at once), then joined in spawn order and summed (checked). Go has no handles: "
+            "go + one WaitGroup, goroutine i stores i in a slice. tokio: JoinHandles awaited in order; "
+            "may: JoinHandles joined in order (may keeps every coroutine's stack until its join: ~4 GB "
+            "and 15-25 s at N = 1 M on 2 cores). ns_per_op = wall (first spawn to last join) / N; "
+            "compare gort's figure with its own spawn (scope) row.",
         ),
         Workload(
             "yield", 10_000_000, "ns_per_op", ("ns_per_op", "wall_ms"),
