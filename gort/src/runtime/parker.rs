@@ -39,7 +39,12 @@ pub(crate) const TIMEOUT: u32 = u32::MAX - 1;
 
 enum Who {
     G(*mut G),
-    Thread { thread: Thread, woken: AtomicBool },
+    /// `counted`: asleep in deadlock detection's count, for the waker to undo.
+    Thread {
+        thread: Thread,
+        woken: AtomicBool,
+        counted: AtomicBool,
+    },
 }
 
 pub(crate) struct Parker {
@@ -74,6 +79,7 @@ impl Parker {
             Who::Thread {
                 thread: std::thread::current(),
                 woken: AtomicBool::new(false),
+                counted: AtomicBool::new(false),
             }
         };
         Parker {
@@ -121,8 +127,15 @@ impl Parker {
         unsafe {
             match &(*p).who {
                 Who::G(gp) => ready(*gp),
-                Who::Thread { thread, woken } => {
+                Who::Thread {
+                    thread,
+                    woken,
+                    counted,
+                } => {
                     let thread = thread.clone();
+                    if counted.load(Ordering::Relaxed) {
+                        sched::deadlock::thread_woken();
+                    }
                     woken.store(true, Ordering::Release);
                     thread.unpark();
                 }
@@ -170,9 +183,18 @@ impl Parker {
                 }
                 won
             }
-            Who::Thread { woken, .. } => {
+            Who::Thread { woken, counted, .. } => {
+                // A wait only a waker can end: deadlock detection counts the
+                // thread asleep, before `unlock` lets a waker (which uncounts
+                // it) see it. The flag is read by the waker under the
+                // structures' locks, which `unlock` releases after this.
+                let counted_now = deadline == 0 && sched::deadlock::thread_will_sleep();
+                counted.store(counted_now, Ordering::Relaxed);
                 // SAFETY: per `UnlockFn`.
                 unsafe { unlock(data) };
+                if counted_now {
+                    sched::deadlock::thread_sleeps();
+                }
                 loop {
                     if woken.load(Ordering::Acquire) {
                         return self.state.load(Ordering::Acquire);

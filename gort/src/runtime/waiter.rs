@@ -24,7 +24,12 @@ const DONE: usize = 1;
 
 enum Waiter {
     G(*mut G),
-    Thread { thread: Thread, woken: AtomicBool },
+    /// `counted`: asleep in deadlock detection's count, for `set` to undo.
+    Thread {
+        thread: Thread,
+        woken: AtomicBool,
+        counted: bool,
+    },
 }
 
 pub(crate) struct OneShot {
@@ -71,12 +76,21 @@ impl OneShot {
             );
             // Readied by `set` (or the park was cancelled because it was set).
         } else {
+            // Counted asleep before `set` can see the record (it uncounts).
+            let counted = sched::deadlock::thread_will_sleep();
             let w = Waiter::Thread {
                 thread: std::thread::current(),
                 woken: AtomicBool::new(false),
+                counted,
             };
             if !self.register(&w) {
+                if counted {
+                    sched::deadlock::thread_woken();
+                }
                 return;
+            }
+            if counted {
+                sched::deadlock::thread_sleeps();
             }
             let Waiter::Thread { woken, .. } = &w else {
                 unreachable!()
@@ -97,8 +111,15 @@ impl OneShot {
         // goroutine is parked, a thread loops until `woken`.
         match unsafe { &*(old as *const Waiter) } {
             Waiter::G(gp) => sched::goready(*gp),
-            Waiter::Thread { thread, woken } => {
+            Waiter::Thread {
+                thread,
+                woken,
+                counted,
+            } => {
                 let thread = thread.clone();
+                if *counted {
+                    sched::deadlock::thread_woken();
+                }
                 woken.store(true, Ordering::Release);
                 // The record may be gone from here on; only our clone is used.
                 thread.unpark();

@@ -284,3 +284,10 @@ pub(crate) fn thread_blocked(tid: i32) -> bool {
         .and_then(|i| stat[i + 1..].trim_start().chars().next());
     matches!(state, Some('S' | 'D'))
 }
+
+/// Threads in this process right now (deadlock detection: every one must be
+/// accounted for), or `None` if it cannot be told.
+pub(crate) fn thread_count() -> Option<usize> {
+    // One directory entry per thread; `.` and `..` are not listed by read_dir.
+    std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
+}

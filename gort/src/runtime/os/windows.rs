@@ -156,3 +156,34 @@ impl Drop for ThreadHandle {
 /// one would only fail on Windows, `../shared/notes/platforms.md` 2c).
 #[repr(C, align(16))]
 pub(crate) struct AlignedContext(pub CONTEXT);
+
+/// Threads in this process right now (deadlock detection: every one must be
+/// accounted for), or `None` if it cannot be told.
+pub(crate) fn thread_count() -> Option<usize> {
+    use windows_sys::Win32::Foundation::{CloseHandle, INVALID_HANDLE_VALUE};
+    use windows_sys::Win32::System::Diagnostics::ToolHelp::{
+        CreateToolhelp32Snapshot, TH32CS_SNAPTHREAD, THREADENTRY32, Thread32First, Thread32Next,
+    };
+    use windows_sys::Win32::System::Threading::GetCurrentProcessId;
+    // SAFETY: a snapshot of every thread in the system, walked with a
+    // correctly sized entry and closed at the end.
+    unsafe {
+        let snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+        if snap == INVALID_HANDLE_VALUE {
+            return None;
+        }
+        let me = GetCurrentProcessId();
+        let mut e: THREADENTRY32 = core::mem::zeroed();
+        e.dwSize = size_of::<THREADENTRY32>() as u32;
+        let mut n = 0;
+        let mut ok = Thread32First(snap, &mut e) != 0;
+        while ok {
+            if e.th32OwnerProcessID == me {
+                n += 1;
+            }
+            ok = Thread32Next(snap, &mut e) != 0;
+        }
+        CloseHandle(snap);
+        Some(n)
+    }
+}

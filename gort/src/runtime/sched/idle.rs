@@ -81,6 +81,7 @@ unsafe fn mget() -> *mut M {
             l.midle = (*m).schedlink;
             (*m).schedlink = null_mut();
             l.nmidle -= 1;
+            super::deadlock::m_woken();
         }
         m
     }
@@ -157,7 +158,12 @@ pub(crate) unsafe fn stopm(m: *mut M) {
         preempt::release_affine(m);
         SCHED.lock.lock();
         mput(m);
+        // Maybe the last M to go idle, with everything asleep.
+        let suspect = super::deadlock::suspect_locked();
         SCHED.lock.unlock();
+        if let Some(s) = suspect {
+            super::deadlock::confirm(s);
+        }
         (*m).park.sleep();
         (*m).park.clear();
         let pp = (*m).nextp;

@@ -263,6 +263,7 @@ pub(crate) unsafe fn stoplockedm(m: *mut M) {
         if !(*m).p.is_null() {
             handoffp(releasep(m));
         }
+        super::deadlock::locked_m_sleeps();
         (*m).park.sleep();
         (*m).park.clear();
         let pp = (*m).nextp;
@@ -291,6 +292,7 @@ pub(crate) unsafe fn startlockedm(m: *mut M, gp: *mut G) {
         let pp = releasep(m);
         // The locked M reads `nextp` after the wake-up.
         (*lm).nextp = pp;
+        super::deadlock::locked_m_woken();
         (*lm).park.wakeup();
         stopm(m);
     }

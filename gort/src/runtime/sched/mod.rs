@@ -35,6 +35,7 @@
 //! Order: P.timers.lock → SCHED.lock → gfree lock. Never held across a switch.
 
 pub(crate) mod cgocallback;
+pub(crate) mod deadlock;
 mod extram;
 pub(crate) mod gfree;
 mod idle;
