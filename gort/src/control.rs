@@ -16,6 +16,13 @@ use std::time::Duration;
 /// Called from inside a goroutine it parks that goroutine instead. A panic in `f`
 /// is resumed on the caller.
 ///
+/// If every goroutine ends up parked on gort primitives with nothing able to
+/// wake one (no timer, no socket, no `blocking` call, and every other thread
+/// of the process asleep in a gort wait), the program ends as Go's does:
+/// `fatal error: all goroutines are asleep - deadlock!`, the goroutine dump,
+/// exit status 2 (`GORT_DEADLOCK=0` turns this off; the README gives the
+/// exact rule).
+///
 /// ```
 /// let v = gort::run(|| {
 ///     let h = gort::go(|| 20);
