@@ -1,4 +1,5 @@
-//! `#[gort::main]`: runs `main`'s body as the first goroutine; `gort::select!`.
+//! `#[gort::main]`: runs `main`'s body as the first goroutine;
+//! `#[gort::test]`: the same for a test; `gort::select!`.
 //!
 //! Written against `proc_macro` directly (no `syn`): the input is a plain
 //! `fn main() [-> Ret] { body }` and the output wraps the body in a closure
@@ -90,6 +91,108 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     );
     out.extend([TokenTree::Group(Group::new(Delimiter::Brace, run))]);
     out
+}
+
+/// Runs a test's body as a goroutine; see `gort::test`.
+#[proc_macro_attribute]
+pub fn test(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let procs = match parse_test_args(attr) {
+        Ok(p) => p,
+        Err(msg) => return error(&msg),
+    };
+    let tokens: Vec<TokenTree> = item.into_iter().collect();
+    let Some(fn_pos) = tokens
+        .iter()
+        .position(|t| matches!(t, TokenTree::Ident(i) if i.to_string() == "fn"))
+    else {
+        return error("#[gort::test] must be put on a function");
+    };
+    let body = match tokens.last() {
+        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => g.clone(),
+        _ => return error("#[gort::test] expects a function with a body"),
+    };
+    let name = match tokens.get(fn_pos + 1) {
+        Some(TokenTree::Ident(i)) => i.clone(),
+        _ => return error("#[gort::test]: expected a function name"),
+    };
+    match tokens.get(fn_pos + 2) {
+        Some(TokenTree::Group(g))
+            if g.delimiter() == Delimiter::Parenthesis && g.stream().is_empty() => {}
+        _ => return error("#[gort::test] functions take no arguments"),
+    }
+    if tokens
+        .iter()
+        .take(fn_pos)
+        .any(|t| matches!(t, TokenTree::Ident(i) if i.to_string() == "async"))
+    {
+        return error("#[gort::test] functions are not async: goroutines block freely");
+    }
+    let ret_tokens = &tokens[fn_pos + 3..tokens.len() - 1];
+    let unit = ret_tokens.is_empty();
+    let ret: TokenStream = match ret_tokens {
+        [] => "()".parse().unwrap(),
+        [TokenTree::Punct(a), TokenTree::Punct(b), rest @ ..]
+            if a.as_char() == '-' && b.as_char() == '>' && !rest.is_empty() =>
+        {
+            rest.iter().cloned().collect()
+        }
+        _ => {
+            return error(
+                "#[gort::test]: unsupported function signature (generics or where clauses)",
+            );
+        }
+    };
+    // As `main`: the body runs in the goroutine and is reported there (so an
+    // `Err` that is not `Send` never crosses threads); a panic is resumed on
+    // the test's thread by `run`, so `#[should_panic]` sees its payload.
+    let mut closure: TokenStream = "move || ->".parse().unwrap();
+    closure.extend(ret);
+    closure.extend([TokenTree::Group(body)]);
+    let mut args = TokenStream::new();
+    args.extend(format!("{procs},").parse::<TokenStream>().unwrap());
+    args.extend([TokenTree::Group(Group::new(
+        Delimiter::Parenthesis,
+        closure,
+    ))]);
+    // A test returning `()` stays one (`#[should_panic]` requires it).
+    let runner = if unit { "run_test_unit" } else { "run_test" };
+    let mut call: TokenStream = format!("::gort::__private::{runner}").parse().unwrap();
+    call.extend([TokenTree::Group(Group::new(Delimiter::Parenthesis, args))]);
+
+    // `#[test]` first, then the user's own attributes (`#[ignore]`,
+    // `#[should_panic]`, docs) and visibility, unchanged.
+    let mut out: TokenStream = "#[::core::prelude::v1::test]".parse().unwrap();
+    out.extend(tokens[..fn_pos].iter().cloned());
+    out.extend("fn".parse::<TokenStream>().unwrap());
+    out.extend([TokenTree::Ident(name)]);
+    let sig = if unit {
+        "()"
+    } else {
+        "() -> ::std::process::ExitCode"
+    };
+    out.extend(sig.parse::<TokenStream>().unwrap());
+    out.extend([TokenTree::Group(Group::new(Delimiter::Brace, call))]);
+    out
+}
+
+/// `procs = N` (or nothing): the processors the test asks for, `0` for "as
+/// they are".
+fn parse_test_args(attr: TokenStream) -> Result<usize, String> {
+    let toks: Vec<TokenTree> = attr.into_iter().collect();
+    match toks.as_slice() {
+        [] => Ok(0),
+        [
+            TokenTree::Ident(k),
+            TokenTree::Punct(eq),
+            TokenTree::Literal(v),
+        ] if k.to_string() == "procs" && eq.as_char() == '=' => {
+            match v.to_string().replace('_', "").parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err("#[gort::test]: `procs` must be a whole number of at least 1".into()),
+            }
+        }
+        _ => Err("#[gort::test] takes nothing or `procs = N`".into()),
+    }
 }
 
 fn error(msg: &str) -> TokenStream {

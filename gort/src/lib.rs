@@ -132,8 +132,54 @@ pub use gort_macros::main;
 /// ```
 pub use gort_macros::select;
 
-/// What `select!` expands to; not a public API.
+/// Runs a test's body as a goroutine (like `#[tokio::test]`): `#[gort::test]`
+/// in place of `#[test]`, or `#[gort::test(procs = N)]` to run it with `N`
+/// processors.
+///
+/// The body may block freely (channels, `join`, `sleep`, sockets); it may
+/// return `()` or a `Result<(), E: Debug>` (an `Err` fails the test), and
+/// `#[should_panic]` and `#[ignore]` work as on `#[test]`: a panic in the
+/// body reaches the test's thread with its payload.
+///
+/// `procs = N` calls [`set_procs`]`(N)` first. The runtime is process-wide,
+/// so tests running at the same time share it: the setting then holds for
+/// them too (they still pass, with other parallelism). Give a test that
+/// depends on the exact number its own test binary or `--test-threads=1`.
+///
+/// ```
+/// #[gort::test(procs = 2)]
+/// fn channels_work() {
+///     let (tx, rx) = gort::chan::<u32>(0);
+///     gort::go(move || tx.send(7).unwrap());
+///     assert_eq!(rx.recv().unwrap(), 7);
+///     assert_eq!(gort::procs(), 2);
+/// }
+/// ```
+pub use gort_macros::test;
+
+/// What `select!` and `#[gort::test]` expand to; not a public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::chan::select::{AFTER, Case, DEFAULT, RecvCase, SendCase, select};
+
+    /// `#[gort::test]`'s body: `procs` (0: leave as is), then `f` as a
+    /// goroutine, reported there (its result need not be `Send`).
+    pub fn run_test<T, F>(procs: usize, f: F) -> std::process::ExitCode
+    where
+        T: std::process::Termination,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        if procs != 0 {
+            crate::set_procs(procs);
+        }
+        crate::run(move || f().report())
+    }
+
+    /// `run_test` for a body returning `()`.
+    pub fn run_test_unit<F: FnOnce() + Send + 'static>(procs: usize, f: F) {
+        if procs != 0 {
+            crate::set_procs(procs);
+        }
+        crate::run(f)
+    }
 }

@@ -74,27 +74,25 @@ impl Drop for Tracked {
 
 // ---------------------------------------------------------------- rendezvous
 
-#[test]
+#[gort::test]
 fn unbuffered_send_completes_only_when_a_receiver_takes_the_value() {
-    gort::run(|| {
-        let (tx, rx) = chan::<u32>(0);
-        let sent = Arc::new(AtomicBool::new(false));
-        let s = sent.clone();
-        let sender = gort::go(move || {
-            tx.send(42).unwrap();
-            s.store(true, Ordering::SeqCst);
-        });
-        // No receiver yet: the send cannot have completed, however long we wait.
-        gort::sleep(Duration::from_millis(50));
-        assert!(
-            !sent.load(Ordering::SeqCst),
-            "send on an unbuffered channel completed with no receiver"
-        );
-        assert_eq!(rx.len(), 0, "an unbuffered channel holds no values");
-        assert!(matches!(rx.recv(), Ok(42)));
-        sender.join().unwrap();
-        assert!(sent.load(Ordering::SeqCst));
+    let (tx, rx) = chan::<u32>(0);
+    let sent = Arc::new(AtomicBool::new(false));
+    let s = sent.clone();
+    let sender = gort::go(move || {
+        tx.send(42).unwrap();
+        s.store(true, Ordering::SeqCst);
     });
+    // No receiver yet: the send cannot have completed, however long we wait.
+    gort::sleep(Duration::from_millis(50));
+    assert!(
+        !sent.load(Ordering::SeqCst),
+        "send on an unbuffered channel completed with no receiver"
+    );
+    assert_eq!(rx.len(), 0, "an unbuffered channel holds no values");
+    assert!(matches!(rx.recv(), Ok(42)));
+    sender.join().unwrap();
+    assert!(sent.load(Ordering::SeqCst));
 }
 
 /// When the sender's `send(i)` returns, the receiver has taken value i: the
@@ -126,14 +124,12 @@ fn rendezvous_invariant(spawn: impl Fn(Box<dyn FnOnce() + Send>) -> Box<dyn FnOn
     join_sender();
 }
 
-#[test]
+#[gort::test]
 fn unbuffered_sender_never_runs_ahead_of_receiver_goroutines() {
-    gort::run(|| {
-        rendezvous_invariant(|f| {
-            let h = gort::go(f);
-            Box::new(move || h.join().unwrap())
-        })
-    });
+    rendezvous_invariant(|f| {
+        let h = gort::go(f);
+        Box::new(move || h.join().unwrap())
+    })
 }
 
 #[test]
@@ -144,91 +140,85 @@ fn unbuffered_sender_never_runs_ahead_of_receiver_threads() {
     });
 }
 
-#[test]
+#[gort::test]
 fn unbuffered_try_send_succeeds_only_with_a_waiting_receiver() {
-    gort::run(|| {
-        let (tx, rx) = chan::<u32>(0);
-        assert!(matches!(tx.try_send(1), Err(TrySendError::Full(1))));
-        let receiver = gort::go(move || rx.recv());
-        // Once the receiver is blocked in recv, a non-blocking send must hand over.
-        let mut v = 7;
-        let start = Instant::now();
-        loop {
-            match tx.try_send(v) {
-                Ok(()) => break,
-                Err(TrySendError::Full(back)) => v = back,
-                Err(e) => panic!("unexpected {e:?}"),
-            }
-            assert!(
-                start.elapsed() < EVENTUALLY,
-                "try_send never met the blocked receiver"
-            );
-            gort::sleep(Duration::from_millis(1));
+    let (tx, rx) = chan::<u32>(0);
+    assert!(matches!(tx.try_send(1), Err(TrySendError::Full(1))));
+    let receiver = gort::go(move || rx.recv());
+    // Once the receiver is blocked in recv, a non-blocking send must hand over.
+    let mut v = 7;
+    let start = Instant::now();
+    loop {
+        match tx.try_send(v) {
+            Ok(()) => break,
+            Err(TrySendError::Full(back)) => v = back,
+            Err(e) => panic!("unexpected {e:?}"),
         }
-        assert!(matches!(receiver.join().unwrap(), Ok(7)));
-    });
+        assert!(
+            start.elapsed() < EVENTUALLY,
+            "try_send never met the blocked receiver"
+        );
+        gort::sleep(Duration::from_millis(1));
+    }
+    assert!(matches!(receiver.join().unwrap(), Ok(7)));
 }
 
-#[test]
+#[gort::test]
 fn unbuffered_try_recv_succeeds_only_with_a_waiting_sender() {
-    gort::run(|| {
-        let (tx, rx) = chan::<u32>(0);
-        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
-        let sender = gort::go(move || tx.send(9));
-        let start = Instant::now();
-        let got = loop {
-            match rx.try_recv() {
-                Ok(v) => break v,
-                Err(TryRecvError::Empty) => {}
-                Err(e) => panic!("unexpected {e:?}"),
-            }
-            assert!(
-                start.elapsed() < EVENTUALLY,
-                "try_recv never met the blocked sender"
-            );
-            gort::sleep(Duration::from_millis(1));
-        };
-        assert_eq!(got, 9);
-        sender.join().unwrap().unwrap();
-    });
+    let (tx, rx) = chan::<u32>(0);
+    assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+    let sender = gort::go(move || tx.send(9));
+    let start = Instant::now();
+    let got = loop {
+        match rx.try_recv() {
+            Ok(v) => break v,
+            Err(TryRecvError::Empty) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+        assert!(
+            start.elapsed() < EVENTUALLY,
+            "try_recv never met the blocked sender"
+        );
+        gort::sleep(Duration::from_millis(1));
+    };
+    assert_eq!(got, 9);
+    sender.join().unwrap().unwrap();
 }
 
 // ------------------------------------------------------------------ capacity
 
-#[test]
+#[gort::test]
 fn buffered_capacity_is_respected() {
-    gort::run(|| {
-        let (tx, rx) = chan::<u32>(3);
-        assert_eq!(tx.capacity(), 3);
-        assert_eq!(rx.capacity(), 3);
-        for i in 0..3 {
-            tx.try_send(i).unwrap();
-            assert_eq!(tx.len(), i as usize + 1);
-        }
-        assert!(matches!(tx.try_send(3), Err(TrySendError::Full(3))));
-        assert_eq!(rx.len(), 3);
+    let (tx, rx) = chan::<u32>(3);
+    assert_eq!(tx.capacity(), 3);
+    assert_eq!(rx.capacity(), 3);
+    for i in 0..3 {
+        tx.try_send(i).unwrap();
+        assert_eq!(tx.len(), i as usize + 1);
+    }
+    assert!(matches!(tx.try_send(3), Err(TrySendError::Full(3))));
+    assert_eq!(rx.len(), 3);
 
-        // A blocking send on the full channel waits for a receive.
-        let sent = Arc::new(AtomicBool::new(false));
-        let (s, tx2) = (sent.clone(), tx.clone());
-        let sender = gort::go(move || {
-            tx2.send(3).unwrap();
-            s.store(true, Ordering::SeqCst);
-        });
-        gort::sleep(Duration::from_millis(50));
-        assert!(
-            !sent.load(Ordering::SeqCst),
-            "send on a full channel completed without a receive"
-        );
-        assert_eq!(rx.len(), 3, "a full channel grew beyond its capacity");
-        assert_eq!(rx.recv().unwrap(), 0);
-        sender.join().unwrap();
-        assert!(sent.load(Ordering::SeqCst));
-        assert_eq!(rx.len(), 3);
-        let rest: Vec<u32> = (0..3).map(|_| rx.try_recv().unwrap()).collect();
-        assert_eq!(rest, [1, 2, 3]);
-        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+    // A blocking send on the full channel waits for a receive.
+    let sent = Arc::new(AtomicBool::new(false));
+    let (s, tx2) = (sent.clone(), tx.clone());
+    let sender = gort::go(move || {
+        tx2.send(3).unwrap();
+        s.store(true, Ordering::SeqCst);
     });
+    gort::sleep(Duration::from_millis(50));
+    assert!(
+        !sent.load(Ordering::SeqCst),
+        "send on a full channel completed without a receive"
+    );
+    assert_eq!(rx.len(), 3, "a full channel grew beyond its capacity");
+    assert_eq!(rx.recv().unwrap(), 0);
+    sender.join().unwrap();
+    assert!(sent.load(Ordering::SeqCst));
+    assert_eq!(rx.len(), 3);
+    let rest: Vec<u32> = (0..3).map(|_| rx.try_recv().unwrap()).collect();
+    assert_eq!(rest, [1, 2, 3]);
+    assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
 }
 
 #[test]
@@ -244,88 +234,82 @@ fn capacity_one_alternates() {
 
 // ----------------------------------------------------------------- FIFO order
 
-#[test]
+#[gort::test]
 fn fifo_order_single_producer() {
-    gort::run(|| {
-        for cap in [0usize, 1, 7, 128] {
-            let (tx, rx) = chan::<u64>(cap);
-            let producer = gort::go(move || {
-                for i in 0..5000u64 {
-                    tx.send(i).unwrap();
-                    if i.is_multiple_of(97) {
-                        gort::yield_now();
-                    }
-                }
-            });
+    for cap in [0usize, 1, 7, 128] {
+        let (tx, rx) = chan::<u64>(cap);
+        let producer = gort::go(move || {
             for i in 0..5000u64 {
-                assert_eq!(rx.recv().unwrap(), i, "cap {cap}: out of order");
+                tx.send(i).unwrap();
+                if i.is_multiple_of(97) {
+                    gort::yield_now();
+                }
             }
-            producer.join().unwrap();
-            assert!(rx.recv().is_err(), "cap {cap}: closed after the producer");
+        });
+        for i in 0..5000u64 {
+            assert_eq!(rx.recv().unwrap(), i, "cap {cap}: out of order");
         }
-    });
+        producer.join().unwrap();
+        assert!(rx.recv().is_err(), "cap {cap}: closed after the producer");
+    }
 }
 
-#[test]
+#[gort::test]
 fn fifo_order_per_producer_with_many_producers() {
-    gort::run(|| {
-        for cap in [0usize, 3, 64] {
-            let (tx, rx) = chan::<(usize, u32)>(cap);
-            let producers: Vec<_> = (0..4)
-                .map(|p| {
-                    let tx = tx.clone();
-                    gort::go(move || {
-                        for i in 0..1000u32 {
-                            tx.send((p, i)).unwrap();
-                        }
-                    })
+    for cap in [0usize, 3, 64] {
+        let (tx, rx) = chan::<(usize, u32)>(cap);
+        let producers: Vec<_> = (0..4)
+            .map(|p| {
+                let tx = tx.clone();
+                gort::go(move || {
+                    for i in 0..1000u32 {
+                        tx.send((p, i)).unwrap();
+                    }
                 })
-                .collect();
-            drop(tx);
-            let mut next = [0u32; 4];
-            for (p, i) in rx.iter() {
-                assert_eq!(i, next[p], "cap {cap}: producer {p} out of order");
-                next[p] += 1;
-            }
-            assert_eq!(next, [1000; 4]);
-            for p in producers {
-                p.join().unwrap();
-            }
+            })
+            .collect();
+        drop(tx);
+        let mut next = [0u32; 4];
+        for (p, i) in rx.iter() {
+            assert_eq!(i, next[p], "cap {cap}: producer {p} out of order");
+            next[p] += 1;
         }
-    });
+        assert_eq!(next, [1000; 4]);
+        for p in producers {
+            p.join().unwrap();
+        }
+    }
 }
 
 // --------------------------------------------------------------------- close
 
-#[test]
+#[gort::test]
 fn close_wakes_all_blocked_receivers() {
-    gort::run(|| {
-        for cap in [0usize, 4] {
-            let (tx, rx) = chan::<u32>(cap);
-            let started = Arc::new(AtomicUsize::new(0));
-            let receivers: Vec<_> = (0..10)
-                .map(|_| {
-                    let (rx, started) = (rx.clone(), started.clone());
-                    gort::go(move || {
-                        started.fetch_add(1, Ordering::SeqCst);
-                        rx.recv()
-                    })
+    for cap in [0usize, 4] {
+        let (tx, rx) = chan::<u32>(cap);
+        let started = Arc::new(AtomicUsize::new(0));
+        let receivers: Vec<_> = (0..10)
+            .map(|_| {
+                let (rx, started) = (rx.clone(), started.clone());
+                gort::go(move || {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    rx.recv()
                 })
-                .collect();
-            while started.load(Ordering::SeqCst) < 10 {
-                gort::sleep(Duration::from_millis(1));
-            }
-            gort::sleep(Duration::from_millis(20));
-            assert!(receivers.iter().all(|h| !h.is_finished()));
-            assert!(tx.close());
-            for h in receivers {
-                assert!(
-                    matches!(h.join().unwrap(), Err(RecvError)),
-                    "cap {cap}: blocked receiver got a value from a closed empty channel"
-                );
-            }
+            })
+            .collect();
+        while started.load(Ordering::SeqCst) < 10 {
+            gort::sleep(Duration::from_millis(1));
         }
-    });
+        gort::sleep(Duration::from_millis(20));
+        assert!(receivers.iter().all(|h| !h.is_finished()));
+        assert!(tx.close());
+        for h in receivers {
+            assert!(
+                matches!(h.join().unwrap(), Err(RecvError)),
+                "cap {cap}: blocked receiver got a value from a closed empty channel"
+            );
+        }
+    }
 }
 
 #[test]
@@ -442,30 +426,28 @@ fn channel_closes_when_last_sender_is_dropped() {
     assert!(matches!(rx.recv(), Err(RecvError)));
 }
 
-#[test]
+#[gort::test]
 fn dropping_last_sender_wakes_blocked_receivers() {
-    gort::run(|| {
-        let (tx, rx) = chan::<u32>(0);
-        let receivers: Vec<_> = (0..4)
-            .map(|_| {
-                let rx = rx.clone();
-                gort::go(move || rx.recv())
-            })
-            .collect();
-        // A thread blocked too.
-        let rx_t = rx.clone();
-        let thread = std::thread::spawn(move || rx_t.recv());
-        gort::sleep(Duration::from_millis(20));
-        let tx2 = tx.clone();
-        drop(tx);
-        gort::sleep(Duration::from_millis(20));
-        assert!(receivers.iter().all(|h| !h.is_finished()));
-        drop(tx2);
-        for h in receivers {
-            assert!(matches!(h.join().unwrap(), Err(RecvError)));
-        }
-        assert!(matches!(thread.join().unwrap(), Err(RecvError)));
-    });
+    let (tx, rx) = chan::<u32>(0);
+    let receivers: Vec<_> = (0..4)
+        .map(|_| {
+            let rx = rx.clone();
+            gort::go(move || rx.recv())
+        })
+        .collect();
+    // A thread blocked too.
+    let rx_t = rx.clone();
+    let thread = std::thread::spawn(move || rx_t.recv());
+    gort::sleep(Duration::from_millis(20));
+    let tx2 = tx.clone();
+    drop(tx);
+    gort::sleep(Duration::from_millis(20));
+    assert!(receivers.iter().all(|h| !h.is_finished()));
+    drop(tx2);
+    for h in receivers {
+        assert!(matches!(h.join().unwrap(), Err(RecvError)));
+    }
+    assert!(matches!(thread.join().unwrap(), Err(RecvError)));
 }
 
 // ------------------------------------------------------ try_ / _timeout forms
@@ -519,32 +501,28 @@ fn send_timeout_returns_the_value_on_timeout() {
     gort::run(check);
 }
 
-#[test]
+#[gort::test]
 fn send_timeout_succeeds_when_a_receiver_comes() {
-    gort::run(|| {
-        let (tx, rx) = chan::<u32>(0);
-        let receiver = gort::go(move || {
-            gort::sleep(Duration::from_millis(10));
-            rx.recv()
-        });
-        tx.send_timeout(5, EVENTUALLY).unwrap();
-        assert!(matches!(receiver.join().unwrap(), Ok(5)));
+    let (tx, rx) = chan::<u32>(0);
+    let receiver = gort::go(move || {
+        gort::sleep(Duration::from_millis(10));
+        rx.recv()
     });
+    tx.send_timeout(5, EVENTUALLY).unwrap();
+    assert!(matches!(receiver.join().unwrap(), Ok(5)));
 }
 
-#[test]
+#[gort::test]
 fn send_timeout_on_close_while_waiting_returns_closed_with_value() {
-    gort::run(|| {
-        let (tx, _rx) = chan::<u32>(0);
-        let tx2 = tx.clone();
-        let sender = gort::go(move || tx2.send_timeout(77, EVENTUALLY));
-        gort::sleep(Duration::from_millis(20));
-        assert!(tx.close());
-        assert!(matches!(
-            sender.join().unwrap(),
-            Err(SendTimeoutError::Closed(77))
-        ));
-    });
+    let (tx, _rx) = chan::<u32>(0);
+    let tx2 = tx.clone();
+    let sender = gort::go(move || tx2.send_timeout(77, EVENTUALLY));
+    gort::sleep(Duration::from_millis(20));
+    assert!(tx.close());
+    assert!(matches!(
+        sender.join().unwrap(),
+        Err(SendTimeoutError::Closed(77))
+    ));
 }
 
 #[test]
@@ -619,28 +597,26 @@ fn len_capacity_is_closed() {
     assert_eq!(rx.capacity(), 5);
 }
 
-#[test]
+#[gort::test]
 fn iter_ends_when_closed_and_drained() {
-    gort::run(|| {
-        let (tx, rx) = chan::<u32>(4);
-        let producer = gort::go(move || {
-            for i in 0..100 {
-                tx.send(i).unwrap();
-            }
-            // Dropping the last sender closes the channel.
-        });
-        let got: Vec<u32> = rx.iter().collect();
-        assert_eq!(got, (0..100).collect::<Vec<_>>());
-        producer.join().unwrap();
-
-        let (tx, rx) = chan::<u32>(4);
-        tx.send(1).unwrap();
-        tx.send(2).unwrap();
-        assert!(tx.close());
-        assert_eq!(rx.iter().collect::<Vec<_>>(), [1, 2]);
-        assert_eq!(rx.iter().count(), 0);
-        drop(tx);
+    let (tx, rx) = chan::<u32>(4);
+    let producer = gort::go(move || {
+        for i in 0..100 {
+            tx.send(i).unwrap();
+        }
+        // Dropping the last sender closes the channel.
     });
+    let got: Vec<u32> = rx.iter().collect();
+    assert_eq!(got, (0..100).collect::<Vec<_>>());
+    producer.join().unwrap();
+
+    let (tx, rx) = chan::<u32>(4);
+    tx.send(1).unwrap();
+    tx.send(2).unwrap();
+    assert!(tx.close());
+    assert_eq!(rx.iter().collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(rx.iter().count(), 0);
+    drop(tx);
 }
 
 // ------------------------------------------------------------ error types

@@ -157,51 +157,49 @@ fn sixteen_recv_arms_the_ready_one_wins_and_all_are_hit() {
     }
 }
 
-#[test]
+#[gort::test]
 fn sixteen_arm_select_blocks_until_one_channel_gets_a_value() {
-    gort::run(|| {
-        let chans: Vec<(Sender<u64>, Receiver<u64>)> = (0..16).map(|_| chan(0)).collect();
-        let (txs, rxs): (Vec<_>, Vec<_>) = chans.into_iter().unzip();
-        let mut rng = Rng(12345);
-        let mut hits = [0usize; 16];
-        for round in 0..160u64 {
-            let idx = (rng.next() % 16) as usize;
-            let tx = txs[idx].clone();
-            let sender = gort::go(move || {
-                if round.is_multiple_of(2) {
-                    gort::sleep(Duration::from_micros(200));
-                } else {
-                    gort::yield_now();
-                }
-                tx.send(round).unwrap();
-            });
-            let got;
-            gort::select! {
-                recv(&rxs[0]) -> v => got = Some((0, v)),
-                recv(&rxs[1]) -> v => got = Some((1, v)),
-                recv(&rxs[2]) -> v => got = Some((2, v)),
-                recv(&rxs[3]) -> v => got = Some((3, v)),
-                recv(&rxs[4]) -> v => got = Some((4, v)),
-                recv(&rxs[5]) -> v => got = Some((5, v)),
-                recv(&rxs[6]) -> v => got = Some((6, v)),
-                recv(&rxs[7]) -> v => got = Some((7, v)),
-                recv(&rxs[8]) -> v => got = Some((8, v)),
-                recv(&rxs[9]) -> v => got = Some((9, v)),
-                recv(&rxs[10]) -> v => got = Some((10, v)),
-                recv(&rxs[11]) -> v => got = Some((11, v)),
-                recv(&rxs[12]) -> v => got = Some((12, v)),
-                recv(&rxs[13]) -> v => got = Some((13, v)),
-                recv(&rxs[14]) -> v => got = Some((14, v)),
-                recv(&rxs[15]) -> v => got = Some((15, v)),
+    let chans: Vec<(Sender<u64>, Receiver<u64>)> = (0..16).map(|_| chan(0)).collect();
+    let (txs, rxs): (Vec<_>, Vec<_>) = chans.into_iter().unzip();
+    let mut rng = Rng(12345);
+    let mut hits = [0usize; 16];
+    for round in 0..160u64 {
+        let idx = (rng.next() % 16) as usize;
+        let tx = txs[idx].clone();
+        let sender = gort::go(move || {
+            if round.is_multiple_of(2) {
+                gort::sleep(Duration::from_micros(200));
+            } else {
+                gort::yield_now();
             }
-            let (arm, v) = got.expect("no arm ran");
-            assert_eq!(arm, idx);
-            assert_eq!(v.unwrap(), round);
-            hits[arm] += 1;
-            sender.join().unwrap();
+            tx.send(round).unwrap();
+        });
+        let got;
+        gort::select! {
+            recv(&rxs[0]) -> v => got = Some((0, v)),
+            recv(&rxs[1]) -> v => got = Some((1, v)),
+            recv(&rxs[2]) -> v => got = Some((2, v)),
+            recv(&rxs[3]) -> v => got = Some((3, v)),
+            recv(&rxs[4]) -> v => got = Some((4, v)),
+            recv(&rxs[5]) -> v => got = Some((5, v)),
+            recv(&rxs[6]) -> v => got = Some((6, v)),
+            recv(&rxs[7]) -> v => got = Some((7, v)),
+            recv(&rxs[8]) -> v => got = Some((8, v)),
+            recv(&rxs[9]) -> v => got = Some((9, v)),
+            recv(&rxs[10]) -> v => got = Some((10, v)),
+            recv(&rxs[11]) -> v => got = Some((11, v)),
+            recv(&rxs[12]) -> v => got = Some((12, v)),
+            recv(&rxs[13]) -> v => got = Some((13, v)),
+            recv(&rxs[14]) -> v => got = Some((14, v)),
+            recv(&rxs[15]) -> v => got = Some((15, v)),
         }
-        assert!(hits.iter().all(|&h| h > 0), "some arm never won: {hits:?}");
-    });
+        let (arm, v) = got.expect("no arm ran");
+        assert_eq!(arm, idx);
+        assert_eq!(v.unwrap(), round);
+        hits[arm] += 1;
+        sender.join().unwrap();
+    }
+    assert!(hits.iter().all(|&h| h > 0), "some arm never won: {hits:?}");
 }
 
 // ----------------------------------------------------------------- send arms
@@ -242,30 +240,28 @@ fn send_arm_value_is_delivered_only_when_its_arm_wins() {
     );
 }
 
-#[test]
+#[gort::test]
 fn send_arm_to_unbuffered_receiver() {
-    gort::run(|| {
-        let (tx, rx) = chan::<u32>(0);
-        let receiver = gort::go(move || rx.recv());
-        let ok;
-        gort::select! {
-            send(tx, 7) -> r => { r.unwrap(); ok = true; },
-            after(EVENTUALLY) => panic!("the receiver never took the value"),
-        }
-        assert!(ok);
-        assert!(matches!(receiver.join().unwrap(), Ok(7)));
+    let (tx, rx) = chan::<u32>(0);
+    let receiver = gort::go(move || rx.recv());
+    let ok;
+    gort::select! {
+        send(tx, 7) -> r => { r.unwrap(); ok = true; },
+        after(EVENTUALLY) => panic!("the receiver never took the value"),
+    }
+    assert!(ok);
+    assert!(matches!(receiver.join().unwrap(), Ok(7)));
 
-        // And the other way round: select sends first, the receiver comes later.
-        let (tx, rx) = chan::<u32>(0);
-        let receiver = gort::go(move || {
-            gort::sleep(Duration::from_millis(10));
-            rx.recv()
-        });
-        gort::select! {
-            send(tx, 8) -> r => r.unwrap(),
-        }
-        assert!(matches!(receiver.join().unwrap(), Ok(8)));
+    // And the other way round: select sends first, the receiver comes later.
+    let (tx, rx) = chan::<u32>(0);
+    let receiver = gort::go(move || {
+        gort::sleep(Duration::from_millis(10));
+        rx.recv()
     });
+    gort::select! {
+        send(tx, 8) -> r => r.unwrap(),
+    }
+    assert!(matches!(receiver.join().unwrap(), Ok(8)));
 }
 
 #[test]
@@ -380,27 +376,25 @@ fn after_fires_when_nothing_is_ready_and_not_before_d() {
     gort::run(check);
 }
 
-#[test]
+#[gort::test]
 fn after_does_not_win_over_a_ready_or_arriving_value() {
-    gort::run(|| {
-        let (tx, rx) = chan::<u32>(1);
-        for i in 0..20 {
-            tx.send(i).unwrap();
-            gort::select! {
-                recv(rx) -> v => assert_eq!(v.unwrap(), i),
-                after(EVENTUALLY) => panic!("after won over a ready channel"),
-            }
-        }
-        let sender = gort::go(move || {
-            gort::sleep(Duration::from_millis(20));
-            tx.send(99).unwrap();
-        });
+    let (tx, rx) = chan::<u32>(1);
+    for i in 0..20 {
+        tx.send(i).unwrap();
         gort::select! {
-            recv(rx) -> v => assert_eq!(v.unwrap(), 99),
-            after(EVENTUALLY) => panic!("a value sent later never arrived"),
+            recv(rx) -> v => assert_eq!(v.unwrap(), i),
+            after(EVENTUALLY) => panic!("after won over a ready channel"),
         }
-        sender.join().unwrap();
+    }
+    let sender = gort::go(move || {
+        gort::sleep(Duration::from_millis(20));
+        tx.send(99).unwrap();
     });
+    gort::select! {
+        recv(rx) -> v => assert_eq!(v.unwrap(), 99),
+        after(EVENTUALLY) => panic!("a value sent later never arrived"),
+    }
+    sender.join().unwrap();
 }
 
 #[test]
@@ -492,23 +486,21 @@ fn recv_arm_on_closed_channel_is_ready_with_err() {
     }
 }
 
-#[test]
+#[gort::test]
 fn close_wakes_a_blocked_select() {
-    gort::run(|| {
-        let (tx, rx) = chan::<u32>(0);
-        let (_t2, r2) = chan::<u32>(0);
-        let selector = gort::go(move || {
-            let res;
-            gort::select! {
-                recv(rx) -> v => res = Some(v.is_err()),
-                recv(r2) -> _v => panic!("never sent"),
-            }
-            res
-        });
-        gort::sleep(Duration::from_millis(20));
-        assert!(tx.close());
-        assert_eq!(selector.join().unwrap(), Some(true));
+    let (tx, rx) = chan::<u32>(0);
+    let (_t2, r2) = chan::<u32>(0);
+    let selector = gort::go(move || {
+        let res;
+        gort::select! {
+            recv(rx) -> v => res = Some(v.is_err()),
+            recv(r2) -> _v => panic!("never sent"),
+        }
+        res
     });
+    gort::sleep(Duration::from_millis(20));
+    assert!(tx.close());
+    assert_eq!(selector.join().unwrap(), Some(true));
 }
 
 // ------------------------------------------------------------- plain threads
@@ -551,70 +543,68 @@ fn select_blocks_a_plain_thread() {
 
 // ------------------------------------------------------------ control flow
 
-#[test]
+#[gort::test]
 fn break_and_continue_inside_arm_bodies() {
-    gort::run(|| {
-        let (tx, rx) = chan::<u64>(4);
-        let producer = gort::go(move || {
-            for i in 0..100 {
-                tx.send(i).unwrap();
-            }
-        });
-        let mut sum = 0;
-        let mut odd_skipped = 0;
-        let mut rounds = 0;
+    let (tx, rx) = chan::<u64>(4);
+    let producer = gort::go(move || {
+        for i in 0..100 {
+            tx.send(i).unwrap();
+        }
+    });
+    let mut sum = 0;
+    let mut odd_skipped = 0;
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        gort::select! {
+            recv(rx) -> v => {
+                let Ok(x) = v else { break };
+                if x % 2 == 1 {
+                    odd_skipped += 1;
+                    continue;
+                }
+                sum += x;
+            },
+            after(EVENTUALLY) => panic!("producer stalled"),
+        }
+    }
+    producer.join().unwrap();
+    assert_eq!(sum, (0..100).filter(|x| x % 2 == 0).sum::<u64>());
+    assert_eq!(odd_skipped, 50);
+    assert_eq!(rounds, 101);
+
+    // A labelled break out of two loops, a plain break of the inner one.
+    let (tx, rx) = chan::<u32>(1);
+    let (mut n, mut inner_breaks) = (0, 0);
+    'outer: for _ in 0..10 {
         loop {
-            rounds += 1;
+            tx.send(n).unwrap();
+            n += 1;
             gort::select! {
                 recv(rx) -> v => {
-                    let Ok(x) = v else { break };
-                    if x % 2 == 1 {
-                        odd_skipped += 1;
-                        continue;
+                    let v = v.unwrap();
+                    if v == 5 {
+                        break 'outer;
                     }
-                    sum += x;
+                    if v % 2 == 1 {
+                        break;
+                    }
                 },
-                after(EVENTUALLY) => panic!("producer stalled"),
             }
         }
-        producer.join().unwrap();
-        assert_eq!(sum, (0..100).filter(|x| x % 2 == 0).sum::<u64>());
-        assert_eq!(odd_skipped, 50);
-        assert_eq!(rounds, 101);
-
-        // A labelled break out of two loops, a plain break of the inner one.
-        let (tx, rx) = chan::<u32>(1);
-        let (mut n, mut inner_breaks) = (0, 0);
-        'outer: for _ in 0..10 {
-            loop {
-                tx.send(n).unwrap();
-                n += 1;
-                gort::select! {
-                    recv(rx) -> v => {
-                        let v = v.unwrap();
-                        if v == 5 {
-                            break 'outer;
-                        }
-                        if v % 2 == 1 {
-                            break;
-                        }
-                    },
-                }
-            }
-            inner_breaks += 1;
+        inner_breaks += 1;
+    }
+    assert_eq!((n, inner_breaks), (6, 2));
+    // `if .. { break }` as the whole body, on an always-ready channel.
+    let c = closed::<u32>();
+    let mut i = 0;
+    loop {
+        i += 1;
+        gort::select! {
+            recv(c) -> _v => if i == 3 { break },
         }
-        assert_eq!((n, inner_breaks), (6, 2));
-        // `if .. { break }` as the whole body, on an always-ready channel.
-        let c = closed::<u32>();
-        let mut i = 0;
-        loop {
-            i += 1;
-            gort::select! {
-                recv(c) -> _v => if i == 3 { break },
-            }
-        }
-        assert_eq!(i, 3);
-    });
+    }
+    assert_eq!(i, 3);
 }
 
 #[test]
