@@ -10,9 +10,9 @@
 //! - gort:  `gort::scope` + `s.go` (gort's WaitGroup equivalent for now).
 //! - Go:    `go func(){...}()` + `sync.WaitGroup` (bench/go/main.go).
 //! - tokio: `tokio::spawn`, JoinHandle dropped at once; one shared `Arc`
-//!   holding the counter and a [`TokioLatch`] (atomic countdown + `Notify`),
+//!   holding the counter and a [`TokioLatch`](crate::common::TokioLatch) (atomic countdown + `Notify`),
 //!   the cheapest idiomatic wait (no JoinSet bookkeeping).
-//! - may:   `may::go!` + the same countdown firing a `SyncFlag` ([`MayLatch`]).
+//! - may:   `may::go!` + the same countdown firing a `SyncFlag` ([`MayLatch`](crate::common::MayLatch)).
 
 #[allow(unused_imports)]
 use crate::common::{self, Report, Workload};

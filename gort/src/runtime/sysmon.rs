@@ -12,7 +12,7 @@
 //! it would only cost the returning M a trip through the idle list).
 //!
 //! With `GORT_SCHEDTRACE=<ms>` it prints a one-line scheduler summary to stderr
-//! every <ms> milliseconds (and then never sleeps for good).
+//! every `<ms>` milliseconds (and then never sleeps for good).
 //!
 //! On SIGQUIT (unless `GORT_SIGQUIT=0`) it prints every goroutine
 //! (`debug::dump`) and exits with status 2, like Go.
