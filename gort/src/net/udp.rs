@@ -10,6 +10,23 @@ use std::sync::Arc;
 
 /// A UDP socket (std's `UdpSocket`): `recv_from`, `send_to`, `recv` and
 /// `send` park the calling goroutine while the socket is not ready.
+///
+/// ```
+/// use gort::net::UdpSocket;
+/// gort::run(|| {
+///     let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+///     let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+///     let to = a.local_addr().unwrap();
+///     // The receiver parks until the datagram arrives.
+///     let r = gort::go(move || {
+///         let mut buf = [0u8; 16];
+///         let (n, _from) = a.recv_from(&mut buf).unwrap();
+///         buf[..n].to_vec()
+///     });
+///     b.send_to(b"ping", to).unwrap();
+///     assert_eq!(r.join().unwrap(), b"ping");
+/// });
+/// ```
 pub struct UdpSocket {
     sock: Arc<Socket<mio::net::UdpSocket>>,
 }

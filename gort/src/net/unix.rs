@@ -88,6 +88,24 @@ impl Iterator for UnixIncoming<'_> {
 
 /// A Unix stream socket (std's `UnixStream`); `Read` and `Write` for `T`
 /// and `&T`.
+///
+/// ```
+/// use gort::net::UnixStream;
+/// use std::io::{Read, Write};
+/// gort::run(|| {
+///     let (mut a, mut b) = UnixStream::pair().unwrap();
+///     let echo = gort::go(move || {
+///         let mut buf = [0u8; 5];
+///         b.read_exact(&mut buf).unwrap(); // parks until the bytes come
+///         b.write_all(&buf).unwrap();
+///     });
+///     a.write_all(b"hello").unwrap();
+///     let mut back = [0u8; 5];
+///     a.read_exact(&mut back).unwrap();
+///     assert_eq!(&back, b"hello");
+///     echo.join().unwrap();
+/// });
+/// ```
 pub struct UnixStream {
     sock: Arc<Socket<mio::net::UnixStream>>,
 }
