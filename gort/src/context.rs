@@ -252,9 +252,14 @@ impl Context {
         }
     }
 
-    /// `with_deadline(now + timeout)`.
+    /// `with_deadline(now + timeout)`. A timeout too large for an `Instant`
+    /// (`Duration::MAX`) is a deadline that never comes: the child is
+    /// cancelled only by its `CancelFn` or an ancestor.
     pub fn with_timeout(&self, timeout: Duration) -> (Context, CancelFn) {
-        self.with_deadline(Instant::now() + timeout)
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.with_deadline(deadline),
+            None => self.with_canceller(None),
+        }
     }
 
     fn with_canceller(&self, own_deadline: Option<Instant>) -> (Context, CancelFn) {

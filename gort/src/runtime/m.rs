@@ -347,7 +347,14 @@ static DEAD_MS: DeadMs = DeadMs {
 };
 
 /// Creates a new M that will start by acquiring `pp` (spinning if `spinning`).
-pub(crate) fn newm(pp: *mut P, spinning: bool) {
+/// If the OS refuses the thread, nothing was started and `pp` is still the
+/// caller's (`idle::startm` deals with it).
+pub(crate) fn newm(pp: *mut P, spinning: bool) -> std::io::Result<()> {
+    if test_refuses_thread() {
+        return Err(std::io::Error::other(
+            "refused by GORT_TEST_FAIL_NEWM (fault injection)",
+        ));
+    }
     let id = MCOUNT.fetch_add(1, Ordering::Relaxed) + 1;
     let m = alloc_m(id, pp, spinning);
     struct SendM(*mut M);
@@ -362,8 +369,37 @@ pub(crate) fn newm(pp: *mut P, spinning: bool) {
             mstart(sm.0)
         });
     if let Err(e) = r {
-        fatal(&format!("newm: cannot create OS thread: {e}"));
+        NTHREADS.fetch_sub(1, Ordering::Relaxed);
+        // No thread ever saw the descriptor: back to the dead list, as an
+        // exited M's (it is on g0 state, `switching` set, queues empty).
+        // SAFETY: ours alone.
+        unsafe { (*m).nextp = null_mut() };
+        DEAD_MS.lock.lock();
+        // SAFETY: lock held.
+        unsafe {
+            (*m).deadlink = *DEAD_MS.head.get();
+            *DEAD_MS.head.get() = m;
+        }
+        DEAD_MS.lock.unlock();
+        return Err(e);
     }
+    Ok(())
+}
+
+/// Fault injection for tests: `GORT_TEST_FAIL_NEWM=n` lets the first `n`
+/// thread creations succeed and refuses every later one, as an OS out of
+/// threads (`EAGAIN`) would.
+fn test_refuses_thread() -> bool {
+    static LIMIT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    static CREATED: AtomicU64 = AtomicU64::new(0);
+    let Some(limit) = *LIMIT.get_or_init(|| {
+        std::env::var("GORT_TEST_FAIL_NEWM")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    }) else {
+        return false;
+    };
+    CREATED.fetch_add(1, Ordering::Relaxed) >= limit
 }
 
 /// A descriptor for a new M: an exited M's, or a fresh one.

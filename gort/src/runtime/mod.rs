@@ -26,6 +26,7 @@
 //! The runtime starts lazily, on the first call that needs it (`init`).
 
 pub(crate) mod arch;
+pub(crate) mod chaos;
 pub(crate) mod g;
 pub(crate) mod lock;
 pub(crate) mod loom;

@@ -122,6 +122,7 @@ impl Parker {
     /// As `wake`.
     #[inline(always)]
     unsafe fn wake_with(p: *const Parker, ready: fn(*mut G)) {
+        super::chaos::point(super::chaos::Point::Wake);
         // SAFETY: the waiter stays put until woken; everything is read from the
         // parker before the store or call that releases it.
         unsafe {

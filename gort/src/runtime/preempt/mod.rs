@@ -309,7 +309,7 @@ pub(crate) fn sysmon_check(now: i64) -> bool {
                 release_affine(m);
                 acted = true;
             }
-            if ran < time_slice_ns() || !others_waiting(pp, m, now) {
+            if (ran < time_slice_ns() || !others_waiting(pp, m, now)) && !super::chaos::storm() {
                 continue;
             }
             (*pp).preempt_req.store(tick, Ordering::Relaxed);

@@ -129,7 +129,9 @@ pub(crate) fn startm(mut pp: *mut P, spinning: bool) {
     // for a new thread is after its creation.
     sysmon::wake_if_idle();
     if nmp.is_null() {
-        m::newm(pp, spinning);
+        if let Err(e) = m::newm(pp, spinning) {
+            no_thread(pp, spinning, &e);
+        }
         return;
     }
     // SAFETY: `nmp` sleeps in `stopm` and reads these only after the wake-up.
@@ -140,6 +142,45 @@ pub(crate) fn startm(mut pp: *mut P, spinning: bool) {
         (*nmp).spinning = spinning;
         (*nmp).nextp = pp;
         (*nmp).park.wakeup();
+    }
+}
+
+/// The OS refused a thread for `pp`. As long as the runtime has a thread
+/// at all, the program goes on with the ones it has (a server out of
+/// threads degrades instead of dying): `pp`'s goroutines go to the global
+/// queue, where every M looks, and `pp` back to the idle list; a later
+/// `startm` tries again. With no thread at all nothing could ever run: fatal.
+#[cold]
+fn no_thread(pp: *mut P, spinning: bool, e: &std::io::Error) {
+    use core::sync::atomic::AtomicBool;
+    if m::NTHREADS.load(Ordering::SeqCst) == 0 {
+        fatal(&format!("newm: cannot create OS thread: {e}"));
+    }
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        crate::runtime::os::write_stderr(
+            format!(
+                "gort: cannot create an OS thread ({e}); going on with the threads there are\n"
+            )
+            .as_bytes(),
+        );
+    }
+    if spinning && SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst) == 0 {
+        fatal("startm: negative nmspinning");
+    }
+    // SAFETY: the caller owns `pp` (taken off the idle list or handed over),
+    // so it is its queue's only producer; lock held for the global queue and
+    // the idle list.
+    unsafe {
+        SCHED.lock.lock();
+        while let Some((gp, _)) = (*pp).runq.get() {
+            super::globrunqput(gp);
+        }
+        // Its timers stay on it: the Ms that exist run every P's timers
+        // (stealing, and the timer sleeper). Nothing here may `wakep`: that
+        // would come straight back for another thread.
+        pidleput(pp);
+        SCHED.lock.unlock();
     }
 }
 
@@ -156,6 +197,7 @@ pub(crate) unsafe fn stopm(m: *mut M) {
         // Goroutines preempted on this thread would wait for it in vain (it
         // may have found other work first: `locked::startlockedm`).
         preempt::release_affine(m);
+        crate::runtime::chaos::point(crate::runtime::chaos::Point::Idle);
         SCHED.lock.lock();
         mput(m);
         // Maybe the last M to go idle, with everything asleep.

@@ -22,7 +22,7 @@ use crate::runtime::arch;
 use crate::runtime::g::{G, Status, WaitReason, casgstatus, setgstatus};
 use crate::runtime::m::{M, getm};
 use crate::runtime::taskalloc::{TaskBlock, free_task_on};
-use crate::runtime::{fatal, gfree};
+use crate::runtime::{chaos, fatal, gfree};
 use core::ptr::null_mut;
 
 /// True if the caller is a goroutine that may park (it holds a P and is not inside
@@ -156,6 +156,7 @@ unsafe extern "C" fn park_m(gp: *mut G) -> ! {
         let m = (*gp).m;
         setgstatus(gp, Status::Running, Status::Waiting);
         dropg(m, gp);
+        chaos::point(chaos::Point::Park);
         if let Some(f) = (*m).waitunlockf.take() {
             let lock = core::mem::replace(&mut (*m).waitlock, null_mut());
             if !f(gp, lock) {
@@ -183,6 +184,7 @@ pub(crate) fn goready_batch(gp: *mut G) {
 }
 
 fn ready(gp: *mut G, next: bool) {
+    chaos::point(chaos::Point::Ready);
     let hold = crate::runtime::m::NoPreempt::new();
     casgstatus(gp, Status::Waiting, Status::Runnable);
     let m = hold.m();

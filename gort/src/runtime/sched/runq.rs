@@ -232,6 +232,7 @@ impl RunQueue {
                 let g = self.slot(h.wrapping_add(i)).load(Relaxed);
                 dst.slot(dst_tail.wrapping_add(i)).store(g, Relaxed);
             }
+            crate::runtime::chaos::point(crate::runtime::chaos::Point::Steal);
             if self
                 .head
                 .compare_exchange(h, h.wrapping_add(n), AcqRel, Relaxed)
