@@ -65,10 +65,10 @@ mod imp {
             Point::Idle => 8,
         };
         let r = rand();
-        if r % odds != 0 {
+        if !r.is_multiple_of(odds) {
             return;
         }
-        if (r >> 32) % 8 == 0 {
+        if (r >> 32).is_multiple_of(8) {
             std::thread::yield_now();
         } else {
             for _ in 0..((r >> 40) % 2000) {
@@ -80,7 +80,7 @@ mod imp {
     /// Sysmon: preempt this running goroutine now, whatever its time slice
     /// and whether or not anything waits (one look in eight).
     pub(crate) fn storm() -> bool {
-        rand() % 8 == 0
+        rand().is_multiple_of(8)
     }
 }
 
