@@ -148,6 +148,8 @@ pub(crate) struct G {
     /// hook (or a preemption that finds the thread's panic count raised)
     /// until a switch finds the count back at zero.
     pub panicwired: bool,
+    /// ASan's fake stack while switched out (`sanitizer`; empty otherwise).
+    pub asan_fiber: super::sanitizer::Fiber,
 }
 
 /// `park::mcall_held` reads `locked` and `lockint` as one 16-bit word.
@@ -179,6 +181,7 @@ impl G {
             lockedm: core::ptr::null_mut(),
             lockcount: 0,
             panicwired: false,
+            asan_fiber: super::sanitizer::Fiber::new(),
         }
     }
 

@@ -76,6 +76,12 @@ pub(crate) struct M {
     /// `sched::cgocallback`), the goroutine its callbacks run on; null on
     /// the runtime's own Ms.
     pub extrag: *mut super::g::G,
+    /// The g0 stack's bounds, for ASan (`sanitizer`; empty otherwise).
+    #[cfg_attr(not(gort_asan), allow(dead_code))]
+    pub asan_g0: super::sanitizer::G0,
+    /// The function an `mcall` runs on g0, for ASan's shim (`park::mcall_held`).
+    #[cfg(gort_asan)]
+    pub asan_mcall: Option<unsafe extern "C" fn(*mut super::g::G) -> !>,
 }
 
 /// The current thread's M, or null on a thread the runtime did not create.
@@ -444,6 +450,9 @@ fn alloc_m(id: u64, pp: *mut P, spinning: bool) -> *mut M {
             }),
             naffine: AtomicU32::new(0),
             extrag: null_mut(),
+            asan_g0: super::sanitizer::G0::new(),
+            #[cfg(gort_asan)]
+            asan_mcall: None,
         }));
     }
     // SAFETY: an exited M is ours alone, except for racy reads of its atomics
@@ -475,6 +484,8 @@ fn seed(id: u64) -> u64 {
 
 fn mstart(m: *mut M) {
     setm(m);
+    // SAFETY: this thread's own M.
+    unsafe { super::sanitizer::init_g0(m) };
     // SAFETY: this thread's own M.
     unsafe { (*m).tid.store(os::current_tid(), Ordering::Relaxed) };
     let altstack = os::thread_setup();
@@ -513,6 +524,7 @@ pub(crate) unsafe fn mexit(m: *mut M) -> ! {
         (*m).tid.store(0, Ordering::Relaxed);
         (*m).park.clear();
         NTHREADS.fetch_sub(1, Ordering::Relaxed);
+        super::sanitizer::before_longjmp();
         arch::mexit((*m).g0_sp)
     }
 }
@@ -535,6 +547,10 @@ mod tests {
     /// hold exactly the look-up-and-hold functions (the linker bounds it).
     #[cfg(any(target_os = "linux", windows))]
     #[test]
+    #[cfg_attr(
+        gort_asan,
+        ignore = "ASan's instrumentation makes the leaf functions bigger than the 1 KiB bound"
+    )]
     fn the_no_preemption_text_holds_the_acquire_functions() {
         let count = super::super::sched::count_goroutines as fn(i64) as usize;
         let cb = super::super::sched::cgocallback::enter_fast

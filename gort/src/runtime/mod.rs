@@ -37,6 +37,7 @@ pub(crate) mod p;
 pub(crate) mod panic;
 pub(crate) mod parker;
 pub(crate) mod preempt;
+pub(crate) mod sanitizer;
 pub(crate) mod sched;
 pub(crate) mod signal;
 pub(crate) mod stack;

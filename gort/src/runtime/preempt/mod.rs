@@ -362,6 +362,7 @@ pub(crate) unsafe fn begin_injection(m: *mut M, pc: usize, sp: usize) -> bool {
             || (*m).in_syscall
             || (*m).locks != 0
             || (*m).switching.load(Ordering::Relaxed)
+            || super::sanitizer::switch_pending(m)
         {
             return false;
         }

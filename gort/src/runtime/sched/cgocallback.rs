@@ -53,7 +53,7 @@
 use super::{count_goroutines, entersyscall, exitsyscall, extram, locked};
 use crate::runtime::g::{G, Status, setgstatus};
 use crate::runtime::m::{self, M, NoPreempt};
-use crate::runtime::{arch, fatal, os, panic, preempt};
+use crate::runtime::{arch, fatal, os, panic, preempt, sanitizer};
 use core::ptr::null_mut;
 use core::sync::atomic::{Ordering, compiler_fence};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -351,12 +351,14 @@ unsafe fn extra_call(m: *mut M, run: &mut dyn FnMut()) {
         (*gp).m = m;
         setgstatus(gp, Status::Dead, Status::Syscall);
         let mut ctx: (*mut M, &mut dyn FnMut()) = (m, run);
+        sanitizer::leave_thread_stack(m, gp);
         arch::cgocallback_switch(
             (&mut ctx as *mut (*mut M, &mut dyn FnMut())).cast(),
             on_extra_g,
             &(*gp).stack,
             &mut (*m).g0_sp,
         );
+        sanitizer::enter_thread_stack(m);
         // Back on the thread's stack, "inside blocking" again.
         setgstatus(gp, Status::Syscall, Status::Dead);
         (*m).curg = null_mut();
@@ -371,6 +373,8 @@ unsafe extern "C" fn on_extra_g(ctx: *mut u8) {
     // SAFETY: `ctx` is `extra_call`'s tuple, alive for the call.
     let (m, run) = unsafe { &mut *ctx.cast::<(*mut M, &mut dyn FnMut())>() };
     let m = *m;
+    // SAFETY: the current M, entering its callback goroutine afresh.
+    unsafe { sanitizer::enter_new_goroutine(m) };
     if preempt::ENABLED {
         // Now on a goroutine stack: end the switch hold the M has had since it
         // last left one (what `gogo` does when resuming a goroutine).
@@ -392,6 +396,8 @@ unsafe extern "C" fn on_extra_g(ctx: *mut u8) {
         unsafe { (*m).switching.store(true, Ordering::Relaxed) };
         compiler_fence(Ordering::SeqCst);
     }
+    // SAFETY: the current M; the asm switches back right after we return.
+    unsafe { sanitizer::leave_callback(m) };
 }
 
 /// Aborts unless `gp`, the current goroutine, has `MIN_HEADROOM` of stack

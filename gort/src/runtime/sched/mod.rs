@@ -423,6 +423,7 @@ pub(crate) unsafe fn execute(m: *mut M, gp: *mut G, inherit: bool) -> ! {
         // The switch hold (see `park::mcall`), set since this M came to g0:
         // no preemption until the goroutine is back on its own stack.
         debug_assert!(!preempt::ENABLED || (*m).switching.load(Ordering::Relaxed));
+        crate::runtime::sanitizer::leave_g0(gp);
         if fresh {
             arch::gogo_start((*gp).stack.hi, gp, m)
         } else {
@@ -674,6 +675,8 @@ unsafe fn steal_work(m: *mut M, now: i64) -> (*mut G, bool) {
 /// Entry point of every goroutine (called by the arch `gostart` trampoline on the
 /// goroutine's fresh stack). Runs the task, then exits the goroutine.
 pub(crate) extern "C" fn goroutine_main(gp: *mut G, m: *mut M) -> ! {
+    // SAFETY: `m` is the current M (still holding the switch hold).
+    unsafe { crate::runtime::sanitizer::enter_new_goroutine(m) };
     // End the switch hold of `m`, the M starting us (resumed goroutines have
     // it ended by `gogo`).
     if preempt::ENABLED {

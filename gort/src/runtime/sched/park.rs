@@ -21,6 +21,8 @@ use super::{SCHED, execute, globrunqput, runqput, schedule, wakep};
 use crate::runtime::arch;
 use crate::runtime::g::{G, Status, WaitReason, casgstatus, setgstatus};
 use crate::runtime::m::{M, getm};
+#[cfg(gort_asan)]
+use crate::runtime::sanitizer;
 use crate::runtime::taskalloc::{TaskBlock, free_task_on};
 use crate::runtime::{chaos, fatal, gfree};
 use core::ptr::null_mut;
@@ -61,6 +63,8 @@ pub(super) enum Switch {
     /// An asynchronous preemption: at any instruction, maybe in the
     /// trampoline's own epilogue on top of a callback's last instructions.
     Preempted,
+    /// It ends (`goexit`): a voluntary switch it never comes back from.
+    Exit,
 }
 
 /// Takes the switch hold early, for a caller that prepares the switch in M
@@ -93,7 +97,33 @@ fn mcall_held(m: *mut M, f: unsafe extern "C" fn(*mut G) -> !, why: Switch) {
         // Resumed (maybe on another M): that M's `execute` set the hold and
         // `gogo` cleared it. Nothing follows the call, so it is a tail call and
         // the resumed goroutine returns straight to our caller.
+        #[cfg(not(gort_asan))]
         arch::mcall(&mut (*gp).sched, (*m).g0_sp, f, gp);
+        // ASan is told of both switches (`sanitizer`); g0's side goes
+        // through a shim that announces the arrival, then runs `f`.
+        #[cfg(gort_asan)]
+        {
+            (*m).asan_mcall = Some(f);
+            let why = if why == Switch::Exit {
+                sanitizer::Leaving::Exit
+            } else {
+                sanitizer::Leaving::Resumable
+            };
+            sanitizer::leave_goroutine(gp, m, why);
+            arch::mcall(&mut (*gp).sched, (*m).g0_sp, asan_mcall_shim, gp);
+            sanitizer::enter_goroutine(gp);
+        }
+    }
+}
+
+/// `mcall`'s g0 side under ASan: confirm the switch, then the real function.
+#[cfg(gort_asan)]
+unsafe extern "C" fn asan_mcall_shim(gp: *mut G) -> ! {
+    sanitizer::enter_g0();
+    // SAFETY: `gp` was running on its M until the switch; the M stored `f`.
+    unsafe {
+        let f = (*(*gp).m).asan_mcall.take().expect("mcall: no function");
+        f(gp)
     }
 }
 
@@ -295,7 +325,7 @@ pub(crate) fn goexit(dead: Option<TaskBlock>) -> ! {
     let m = take_switch_hold();
     // SAFETY: the current M.
     unsafe { (*m).deadtask = dead };
-    mcall_held(m, goexit0, Switch::Voluntary);
+    mcall_held(m, goexit0, Switch::Exit);
     fatal("goexit returned")
 }
 
